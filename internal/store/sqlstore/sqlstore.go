@@ -1,0 +1,240 @@
+// Package sqlstore implements the store interfaces on SQL databases: SQLite
+// (embedded, the default) and PostgreSQL. One set of queries serves both; a
+// small dialect shim rewrites placeholders and classifies errors, and each
+// dialect has its own forward-only migrations.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/sigilhq/sigil/internal/errs"
+	"github.com/sigilhq/sigil/internal/store"
+)
+
+// Store is a SQL-backed store.Store.
+type Store struct {
+	dialect dialect
+	// writer serializes write transactions. For SQLite it is a pool of one
+	// connection, which avoids SQLITE_BUSY between our own writers; readers
+	// use their own pool and are never blocked in WAL mode.
+	writer *sql.DB
+	reader *sql.DB
+
+	queries sync.Map // query text → rebound text
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Options tune a store.
+type Options struct {
+	// ReadConns bounds the reader pool (default 8).
+	ReadConns int
+}
+
+// Open connects to the database named by rawURL and applies pending
+// migrations. Accepted forms:
+//
+//	sqlite:/path/to/sigil.db   (also sqlite:///abs/path, or a plain file path)
+//	postgres://user@host/db    (see the PostgreSQL documentation)
+//
+// SQLite URLs accept ?synchronous=full|normal (default full).
+func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	if opts.ReadConns <= 0 {
+		opts.ReadConns = 8
+	}
+	switch {
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		return nil, errors.New("PostgreSQL storage is not available in this build yet; use SQLite")
+	default:
+		return openSQLite(ctx, rawURL, opts)
+	}
+}
+
+// SQLitePath extracts the file path and options of a SQLite store URL.
+func SQLitePath(rawURL string) (path string, q url.Values, err error) {
+	s := rawURL
+	switch {
+	case strings.HasPrefix(s, "sqlite://"):
+		s = strings.TrimPrefix(s, "sqlite://")
+	case strings.HasPrefix(s, "sqlite:"):
+		s = strings.TrimPrefix(s, "sqlite:")
+	case strings.Contains(s, "://"):
+		return "", nil, fmt.Errorf("unsupported store URL scheme in %q (use sqlite: or postgres://)", rawURL)
+	}
+	if i := strings.IndexByte(s, '?'); i >= 0 {
+		q, err = url.ParseQuery(s[i+1:])
+		if err != nil {
+			return "", nil, fmt.Errorf("store URL options: %w", err)
+		}
+		s = s[:i]
+	}
+	if s == "" {
+		return "", nil, errors.New("the SQLite store URL names no file")
+	}
+	if q == nil {
+		q = url.Values{}
+	}
+	return s, q, nil
+}
+
+func openSQLite(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	path, q, err := SQLitePath(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	sync := strings.ToUpper(q.Get("synchronous"))
+	switch sync {
+	case "":
+		sync = "FULL"
+	case "FULL", "NORMAL":
+	default:
+		return nil, fmt.Errorf("store URL: synchronous must be full or normal, not %q", q.Get("synchronous"))
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create database directory: %w", err)
+	}
+	base := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(" + sync + ")"
+	writer, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	reader, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	if err != nil {
+		writer.Close()
+		return nil, err
+	}
+	reader.SetMaxOpenConns(opts.ReadConns)
+	reader.SetMaxIdleConns(opts.ReadConns)
+	s := &Store{dialect: sqliteDialect{}, writer: writer, reader: reader}
+	if err := writer.PingContext(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open SQLite database %s: %w", path, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	err := s.writer.Close()
+	if s.reader != s.writer {
+		if e := s.reader.Close(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// Ping checks the database connection.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.reader.PingContext(ctx); err != nil {
+		return errs.Wrap(err, "ping database")
+	}
+	return nil
+}
+
+// Update runs fn in a write transaction.
+func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return s.run(ctx, s.writer, false, fn)
+}
+
+// View runs fn in a read-only transaction.
+func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
+	return s.run(ctx, s.reader, true, fn)
+}
+
+func (s *Store) run(ctx context.Context, db *sql.DB, readOnly bool, fn func(store.Tx) error) (err error) {
+	sqlTx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly && s.dialect.name() != "sqlite"})
+	if err != nil {
+		return errs.Wrap(err, "begin transaction")
+	}
+	t := &tx{s: s, tx: sqlTx}
+	defer func() {
+		if p := recover(); p != nil {
+			sqlTx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(t); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return s.classify(err, "commit transaction")
+	}
+	return nil
+}
+
+// q returns the query text for this dialect (cached).
+func (s *Store) q(query string) string {
+	if v, ok := s.queries.Load(query); ok {
+		return v.(string)
+	}
+	r := s.dialect.rebind(query)
+	s.queries.Store(query, r)
+	return r
+}
+
+// classify turns driver errors into store sentinels.
+func (s *Store) classify(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
+	case s.dialect.isUniqueViolation(err):
+		return store.ErrConflict
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return errs.Wrap(err, what)
+	}
+	return errs.Wrap(err, what)
+}
+
+// tx implements store.Tx over one *sql.Tx.
+type tx struct {
+	s  *Store
+	tx *sql.Tx
+}
+
+func (t *tx) exec(ctx context.Context, what, query string, args ...any) (sql.Result, error) {
+	res, err := t.tx.ExecContext(ctx, t.s.q(query), args...)
+	if err != nil {
+		return nil, t.s.classify(err, what)
+	}
+	return res, nil
+}
+
+func (t *tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.s.q(query), args...)
+}
+
+func (t *tx) query(ctx context.Context, what, query string, args ...any) (*sql.Rows, error) {
+	rows, err := t.tx.QueryContext(ctx, t.s.q(query), args...)
+	if err != nil {
+		return nil, t.s.classify(err, what)
+	}
+	return rows, nil
+}
+
+func (t *tx) Meta() store.Meta                 { return metaRepo{t} }
+func (t *tx) Accounts() store.Accounts         { return accountRepo{t} }
+func (t *tx) AccessKeys() store.AccessKeys     { return accessKeyRepo{t} }
+func (t *tx) CAs() store.CAs                   { return caRepo{t} }
+func (t *tx) Certificates() store.Certificates { return certRepo{t} }
+func (t *tx) Tags() store.Tags                 { return tagRepo{t} }
+func (t *tx) Idempotency() store.Idempotency   { return idemRepo{t} }

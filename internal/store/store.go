@@ -1,0 +1,198 @@
+// Package store declares how Sigil persists its state: a transaction runner
+// and one small repository interface per aggregate, with plain record types.
+// Implementations live in sub-packages (sqlstore for SQLite and PostgreSQL);
+// storetest is the conformance suite every implementation must pass.
+//
+// Contracts that hold for every implementation:
+//   - Every method honours context cancellation.
+//   - A missing row is reported as an error for which errors.Is(err,
+//     ErrNotFound) is true; a uniqueness violation as ErrConflict; a failed
+//     optimistic-concurrency check as ErrStale. Other failures are Internal.
+//   - Times are stored with microsecond precision in UTC; a zero time.Time
+//     means "not set" and round-trips as zero.
+//   - Records returned are owned by the caller.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/sigilhq/sigil/internal/errs"
+)
+
+// Sentinel errors. Compare with errors.Is.
+var (
+	ErrNotFound = errs.New(errs.NotFound, "not found")
+	ErrConflict = errs.New(errs.Conflict, "already exists")
+	ErrStale    = errs.New(errs.Conflict, "the resource was changed concurrently")
+)
+
+// Store runs transactions.
+type Store interface {
+	// Update runs fn in a read-write transaction that commits if fn returns
+	// nil and rolls back otherwise. An implementation MAY run fn more than
+	// once (to retry a serialization failure), so fn MUST NOT have effects
+	// outside tx.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// View runs fn in a read-only transaction with a consistent snapshot.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Ping reports whether the database is reachable.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Tx gives access to the repositories inside one transaction. Repositories
+// MUST NOT be used after the transaction ends.
+type Tx interface {
+	Meta() Meta
+	Accounts() Accounts
+	AccessKeys() AccessKeys
+	CAs() CAs
+	Certificates() Certificates
+	Tags() Tags
+	Idempotency() Idempotency
+}
+
+// Meta is a small key-value table for installation facts (such as which
+// master key sealed the data).
+type Meta interface {
+	Get(ctx context.Context, key string) (string, error)
+	Put(ctx context.Context, key, value string) error
+}
+
+// Account is a tenant; every resource belongs to one.
+type Account struct {
+	ID        string // 12 digits
+	Name      string
+	CreatedAt time.Time
+}
+
+// Accounts stores accounts.
+type Accounts interface {
+	Insert(ctx context.Context, a *Account) error
+	Get(ctx context.Context, id string) (*Account, error)
+	Count(ctx context.Context) (int, error)
+}
+
+// AccessKey is a long-term credential of a principal.
+type AccessKey struct {
+	ID           string // the access key ID
+	Account      string
+	PrincipalARN string
+	SecretSealed []byte // the secret access key, sealed to the key ID
+	Status       string // Active or Inactive
+	CreatedAt    time.Time
+}
+
+// AccessKeys stores access keys.
+type AccessKeys interface {
+	Insert(ctx context.Context, k *AccessKey) error
+	Get(ctx context.Context, id string) (*AccessKey, error)
+}
+
+// CA is a certificate authority record.
+type CA struct {
+	ID                         string
+	ARN                        string
+	Account                    string
+	Type                       string
+	Status                     string // the stored status; EXPIRED is computed by the domain
+	StatusBeforeDeletion       string
+	FailureReason              string
+	UsageMode                  string
+	KeyStorageSecurityStandard string
+	Config                     []byte // JSON owned by the domain
+	RevocationConfig           []byte // JSON owned by the domain; nil when absent
+	KeyRef                     []byte
+	CSR                        []byte // DER
+	Certificate                []byte // DER; nil until a certificate is imported
+	Chain                      []byte // PEM of the certificates above this CA; nil for a root
+	Serial                     string // hex serial of the CA certificate
+	NotBefore                  time.Time
+	NotAfter                   time.Time
+	CreatedAt                  time.Time
+	LastStateChangeAt          time.Time
+	RestorableUntil            time.Time // set while DELETED
+	Version                    int64     // optimistic concurrency; set by the store
+}
+
+// CACursor positions a CA listing after a given CA.
+type CACursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// CAs stores certificate authorities.
+type CAs interface {
+	// Insert stores a new CA and sets its Version to 1.
+	Insert(ctx context.Context, ca *CA) error
+	// Get returns the CA with the given ID.
+	Get(ctx context.Context, id string) (*CA, error)
+	// Update writes ca if its Version still matches the stored one, and
+	// increments ca.Version; otherwise it returns ErrStale.
+	Update(ctx context.Context, ca *CA) error
+	// List returns up to limit CAs of the account ordered by (CreatedAt, ID),
+	// starting after the cursor (nil: from the start).
+	List(ctx context.Context, account string, after *CACursor, limit int) ([]*CA, error)
+	// CountByAccount counts the CAs of an account, deleted ones included.
+	CountByAccount(ctx context.Context, account string) (int, error)
+	// Delete removes a CA and everything stored under it (certificates,
+	// tags).
+	Delete(ctx context.Context, id string) error
+	// DeletedBefore returns up to limit IDs of DELETED CAs whose restore
+	// window ended before t.
+	DeletedBefore(ctx context.Context, t time.Time, limit int) ([]string, error)
+}
+
+// Certificate is a certificate issued by a CA.
+type Certificate struct {
+	CAID        string
+	Serial      string // canonical hex, as in the ARN
+	Account     string
+	DER         []byte
+	NotBefore   time.Time
+	NotAfter    time.Time
+	IssuedAt    time.Time
+	TemplateARN string
+}
+
+// Certificates stores issued certificates. (CAID, Serial) is unique.
+type Certificates interface {
+	Insert(ctx context.Context, c *Certificate) error
+	Get(ctx context.Context, caID, serial string) (*Certificate, error)
+	CountByCA(ctx context.Context, caID string) (int, error)
+}
+
+// Tag is a key/value label on a resource.
+type Tag struct {
+	Key   string
+	Value string
+}
+
+// Tags stores resource tags by resource ARN.
+type Tags interface {
+	// List returns the tags of a resource ordered by key.
+	List(ctx context.Context, arn string) ([]Tag, error)
+	// Replace sets the tags of a resource to exactly tags.
+	Replace(ctx context.Context, arn string, tags []Tag) error
+}
+
+// IdempotencyRecord remembers the outcome of a request made with a client
+// token.
+type IdempotencyRecord struct {
+	Scope       string // e.g. "acm-pca:IssueCertificate:<ca-id>"
+	Token       string
+	Fingerprint []byte // hash of the request parameters
+	Result      string // e.g. the ARN that was created
+	ExpiresAt   time.Time
+}
+
+// Idempotency stores client-token records.
+type Idempotency interface {
+	// Get returns the record for (scope, token) if it has not expired at now.
+	Get(ctx context.Context, scope, token string, now time.Time) (*IdempotencyRecord, error)
+	// Put stores a record. It returns ErrConflict if an unexpired record with
+	// the same scope and token exists at now; an expired one is replaced.
+	Put(ctx context.Context, r *IdempotencyRecord, now time.Time) error
+}

@@ -1,0 +1,464 @@
+// Package storetest is the conformance suite for store.Store
+// implementations. Every engine runs the same tests (SQLite always,
+// PostgreSQL where available), so behaviour cannot drift between them.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sigilhq/sigil/internal/store"
+)
+
+// Opener returns a fresh, empty store for one test.
+type Opener func(t *testing.T) store.Store
+
+// Run runs the whole suite.
+func Run(t *testing.T, open Opener) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, store.Store)
+	}{
+		{"Meta", testMeta},
+		{"Accounts", testAccounts},
+		{"AccessKeys", testAccessKeys},
+		{"CARoundTrip", testCARoundTrip},
+		{"CAOptimisticConcurrency", testCAOptimistic},
+		{"CAList", testCAList},
+		{"CADeleteCascades", testCADelete},
+		{"Certificates", testCertificates},
+		{"Tags", testTags},
+		{"Idempotency", testIdempotency},
+		{"Rollback", testRollback},
+		{"ConcurrentWriters", testConcurrentWriters},
+		{"Cancelled", testCancelled},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+	}
+}
+
+var ctx = context.Background()
+
+// base is a fixed instant with microsecond precision.
+var base = time.Date(2026, 3, 4, 5, 6, 7, 123456000, time.UTC)
+
+func update(t *testing.T, s store.Store, fn func(store.Tx) error) {
+	t.Helper()
+	if err := s.Update(ctx, fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustAccount(t *testing.T, s store.Store, id string) {
+	update(t, s, func(tx store.Tx) error {
+		return tx.Accounts().Insert(ctx, &store.Account{ID: id, Name: "acct " + id, CreatedAt: base})
+	})
+}
+
+func newCA(id, account string, created time.Time) *store.CA {
+	return &store.CA{
+		ID: id, ARN: "arn:aws:acm-pca:us-east-1:" + account + ":certificate-authority/" + id, Account: account,
+		Type: "ROOT", Status: "PENDING_CERTIFICATE", UsageMode: "GENERAL_PURPOSE",
+		KeyStorageSecurityStandard: "FIPS_140_2_LEVEL_3_OR_HIGHER", Config: []byte(`{"k":"v"}`),
+		KeyRef: []byte("ref-" + id), CSR: []byte{0x30, 0x01}, CreatedAt: created, LastStateChangeAt: created,
+	}
+}
+
+func testMeta(t *testing.T, s store.Store) {
+	s.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.Meta().Get(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("missing meta: %v", err)
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error { return tx.Meta().Put(ctx, "k", "v1") })
+	update(t, s, func(tx store.Tx) error { return tx.Meta().Put(ctx, "k", "v2") })
+	s.View(ctx, func(tx store.Tx) error {
+		if v, err := tx.Meta().Get(ctx, "k"); err != nil || v != "v2" {
+			t.Errorf("meta = %q, %v", v, err)
+		}
+		return nil
+	})
+}
+
+func testAccounts(t *testing.T, s store.Store) {
+	mustAccount(t, s, "111111111111")
+	err := s.Update(ctx, func(tx store.Tx) error {
+		return tx.Accounts().Insert(ctx, &store.Account{ID: "111111111111", Name: "dup", CreatedAt: base})
+	})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate account: %v", err)
+	}
+	s.View(ctx, func(tx store.Tx) error {
+		a, err := tx.Accounts().Get(ctx, "111111111111")
+		if err != nil || a.Name != "acct 111111111111" || !a.CreatedAt.Equal(base) {
+			t.Errorf("get account = %+v, %v", a, err)
+		}
+		if n, err := tx.Accounts().Count(ctx); n != 1 || err != nil {
+			t.Errorf("count = %d, %v", n, err)
+		}
+		if _, err := tx.Accounts().Get(ctx, "999999999999"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("missing account: %v", err)
+		}
+		return nil
+	})
+}
+
+func testAccessKeys(t *testing.T, s store.Store) {
+	mustAccount(t, s, "111111111111")
+	k := &store.AccessKey{ID: "AKIAEXAMPLE", Account: "111111111111", PrincipalARN: "arn:aws:iam::111111111111:user/admin",
+		SecretSealed: []byte{1, 2, 3}, Status: "Active", CreatedAt: base}
+	update(t, s, func(tx store.Tx) error { return tx.AccessKeys().Insert(ctx, k) })
+	s.View(ctx, func(tx store.Tx) error {
+		got, err := tx.AccessKeys().Get(ctx, "AKIAEXAMPLE")
+		if err != nil || got.PrincipalARN != k.PrincipalARN || !bytes.Equal(got.SecretSealed, k.SecretSealed) || got.Status != "Active" {
+			t.Errorf("get access key = %+v, %v", got, err)
+		}
+		if _, err := tx.AccessKeys().Get(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("missing key: %v", err)
+		}
+		return nil
+	})
+	// A key for an account that does not exist is refused.
+	err := s.Update(ctx, func(tx store.Tx) error {
+		return tx.AccessKeys().Insert(ctx, &store.AccessKey{ID: "AKIAOTHER", Account: "222222222222", PrincipalARN: "x",
+			SecretSealed: []byte{1}, Status: "Active", CreatedAt: base})
+	})
+	if err == nil {
+		t.Error("access key for a missing account accepted")
+	}
+}
+
+func testCARoundTrip(t *testing.T, s store.Store) {
+	c := newCA("ca-1", "111111111111", base)
+	c.RevocationConfig = []byte(`{"crl":false}`)
+	update(t, s, func(tx store.Tx) error { return tx.CAs().Insert(ctx, c) })
+	if c.Version != 1 {
+		t.Fatalf("version after insert = %d", c.Version)
+	}
+	var got *store.CA
+	s.View(ctx, func(tx store.Tx) (err error) { got, err = tx.CAs().Get(ctx, "ca-1"); return })
+	if got == nil || got.ARN != c.ARN || got.Certificate != nil || got.Chain != nil || !got.NotAfter.IsZero() ||
+		!got.CreatedAt.Equal(base) || string(got.RevocationConfig) != `{"crl":false}` || got.Version != 1 {
+		t.Fatalf("round trip: %+v", got)
+	}
+	got.Status = "ACTIVE"
+	got.Certificate = []byte{0x30, 0x02}
+	got.Chain = []byte("chain")
+	got.NotBefore, got.NotAfter = base, base.AddDate(10, 0, 0)
+	got.RevocationConfig = nil
+	update(t, s, func(tx store.Tx) error { return tx.CAs().Update(ctx, got) })
+	if got.Version != 2 {
+		t.Fatalf("version after update = %d", got.Version)
+	}
+	var again *store.CA
+	s.View(ctx, func(tx store.Tx) (err error) { again, err = tx.CAs().Get(ctx, "ca-1"); return })
+	if again.Status != "ACTIVE" || !bytes.Equal(again.Certificate, []byte{0x30, 0x02}) || !again.NotAfter.Equal(base.AddDate(10, 0, 0)) ||
+		again.RevocationConfig != nil || again.Version != 2 {
+		t.Fatalf("after update: %+v", again)
+	}
+	err := s.Update(ctx, func(tx store.Tx) error { return tx.CAs().Insert(ctx, newCA("ca-1", "111111111111", base)) })
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate CA: %v", err)
+	}
+	s.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.CAs().Get(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("missing CA: %v", err)
+		}
+		return nil
+	})
+	err = s.Update(ctx, func(tx store.Tx) error { return tx.CAs().Update(ctx, newCA("nope", "1", base)) })
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("update of missing CA: %v", err)
+	}
+}
+
+func testCAOptimistic(t *testing.T, s store.Store) {
+	update(t, s, func(tx store.Tx) error { return tx.CAs().Insert(ctx, newCA("ca-1", "111111111111", base)) })
+	var a, b *store.CA
+	s.View(ctx, func(tx store.Tx) (err error) { a, err = tx.CAs().Get(ctx, "ca-1"); return })
+	s.View(ctx, func(tx store.Tx) (err error) { b, err = tx.CAs().Get(ctx, "ca-1"); return })
+	a.Status = "ACTIVE"
+	update(t, s, func(tx store.Tx) error { return tx.CAs().Update(ctx, a) })
+	b.Status = "DISABLED"
+	err := s.Update(ctx, func(tx store.Tx) error { return tx.CAs().Update(ctx, b) })
+	if !errors.Is(err, store.ErrStale) {
+		t.Fatalf("lost update not detected: %v", err)
+	}
+	var got *store.CA
+	s.View(ctx, func(tx store.Tx) (err error) { got, err = tx.CAs().Get(ctx, "ca-1"); return })
+	if got.Status != "ACTIVE" {
+		t.Fatalf("stale write went through: %s", got.Status)
+	}
+}
+
+func testCAList(t *testing.T, s store.Store) {
+	// 25 CAs in one account (some sharing a creation time), 3 in another.
+	update(t, s, func(tx store.Tx) error {
+		for i := 0; i < 25; i++ {
+			if err := tx.CAs().Insert(ctx, newCA(fmt.Sprintf("a-%02d", i), "111111111111", base.Add(time.Duration(i/2)*time.Second))); err != nil {
+				return err
+			}
+		}
+		for i := 0; i < 3; i++ {
+			if err := tx.CAs().Insert(ctx, newCA(fmt.Sprintf("b-%02d", i), "222222222222", base)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var seen []string
+	var cursor *store.CACursor
+	for page := 0; page < 10; page++ {
+		var got []*store.CA
+		s.View(ctx, func(tx store.Tx) (err error) { got, err = tx.CAs().List(ctx, "111111111111", cursor, 7); return })
+		for _, c := range got {
+			seen = append(seen, c.ID)
+		}
+		if len(got) < 7 {
+			break
+		}
+		last := got[len(got)-1]
+		cursor = &store.CACursor{CreatedAt: last.CreatedAt, ID: last.ID}
+	}
+	if len(seen) != 25 {
+		t.Fatalf("listed %d CAs: %v", len(seen), seen)
+	}
+	s.View(ctx, func(tx store.Tx) error {
+		if n, err := tx.CAs().CountByAccount(ctx, "222222222222"); n != 3 || err != nil {
+			t.Errorf("CountByAccount = %d, %v", n, err)
+		}
+		return nil
+	})
+	for i, id := range seen {
+		if id != fmt.Sprintf("a-%02d", i) {
+			t.Fatalf("order: %v", seen)
+		}
+	}
+}
+
+func testCADelete(t *testing.T, s store.Store) {
+	c := newCA("ca-1", "111111111111", base)
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.CAs().Insert(ctx, c); err != nil {
+			return err
+		}
+		if err := tx.Tags().Replace(ctx, c.ARN, []store.Tag{{Key: "k", Value: "v"}}); err != nil {
+			return err
+		}
+		return tx.Certificates().Insert(ctx, &store.Certificate{CAID: "ca-1", Serial: "01", Account: "111111111111",
+			DER: []byte{1}, NotBefore: base, NotAfter: base.Add(time.Hour), IssuedAt: base, TemplateARN: "t"})
+	})
+	// Purge candidates: only DELETED CAs whose window has ended.
+	c.Status, c.RestorableUntil = "DELETED", base.Add(time.Hour)
+	update(t, s, func(tx store.Tx) error { return tx.CAs().Update(ctx, c) })
+	s.View(ctx, func(tx store.Tx) error {
+		if ids, err := tx.CAs().DeletedBefore(ctx, base, 10); err != nil || len(ids) != 0 {
+			t.Errorf("purgeable before window end: %v %v", ids, err)
+		}
+		if ids, err := tx.CAs().DeletedBefore(ctx, base.Add(2*time.Hour), 10); err != nil || len(ids) != 1 || ids[0] != "ca-1" {
+			t.Errorf("purgeable after window end: %v %v", ids, err)
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error { return tx.CAs().Delete(ctx, "ca-1") })
+	s.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.CAs().Get(ctx, "ca-1"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("CA survived delete: %v", err)
+		}
+		if _, err := tx.Certificates().Get(ctx, "ca-1", "01"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("certificate survived CA delete: %v", err)
+		}
+		if tags, _ := tx.Tags().List(ctx, c.ARN); len(tags) != 0 {
+			t.Errorf("tags survived CA delete: %v", tags)
+		}
+		return nil
+	})
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.CAs().Delete(ctx, "ca-1") }); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second delete: %v", err)
+	}
+}
+
+func testCertificates(t *testing.T, s store.Store) {
+	update(t, s, func(tx store.Tx) error { return tx.CAs().Insert(ctx, newCA("ca-1", "111111111111", base)) })
+	cert := &store.Certificate{CAID: "ca-1", Serial: "0a0b", Account: "111111111111", DER: []byte{0x30, 3},
+		NotBefore: base, NotAfter: base.AddDate(1, 0, 0), IssuedAt: base, TemplateARN: "arn:tpl"}
+	update(t, s, func(tx store.Tx) error { return tx.Certificates().Insert(ctx, cert) })
+	err := s.Update(ctx, func(tx store.Tx) error { return tx.Certificates().Insert(ctx, cert) })
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate serial: %v", err)
+	}
+	s.View(ctx, func(tx store.Tx) error {
+		got, err := tx.Certificates().Get(ctx, "ca-1", "0a0b")
+		if err != nil || !bytes.Equal(got.DER, cert.DER) || !got.NotAfter.Equal(cert.NotAfter) || got.TemplateARN != "arn:tpl" {
+			t.Errorf("get certificate = %+v, %v", got, err)
+		}
+		if _, err := tx.Certificates().Get(ctx, "ca-2", "0a0b"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("certificate of another CA: %v", err)
+		}
+		if n, err := tx.Certificates().CountByCA(ctx, "ca-1"); n != 1 || err != nil {
+			t.Errorf("count = %d %v", n, err)
+		}
+		return nil
+	})
+}
+
+func testTags(t *testing.T, s store.Store) {
+	arn := "arn:x"
+	update(t, s, func(tx store.Tx) error {
+		return tx.Tags().Replace(ctx, arn, []store.Tag{{Key: "b", Value: "2"}, {Key: "a", Value: ""}})
+	})
+	update(t, s, func(tx store.Tx) error {
+		return tx.Tags().Replace(ctx, "arn:other", []store.Tag{{Key: "z", Value: "9"}})
+	})
+	s.View(ctx, func(tx store.Tx) error {
+		tags, err := tx.Tags().List(ctx, arn)
+		if err != nil || len(tags) != 2 || tags[0] != (store.Tag{Key: "a"}) || tags[1] != (store.Tag{Key: "b", Value: "2"}) {
+			t.Errorf("tags = %v, %v", tags, err)
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error { return tx.Tags().Replace(ctx, arn, nil) })
+	s.View(ctx, func(tx store.Tx) error {
+		if tags, _ := tx.Tags().List(ctx, arn); len(tags) != 0 {
+			t.Errorf("tags not cleared: %v", tags)
+		}
+		if tags, _ := tx.Tags().List(ctx, "arn:other"); len(tags) != 1 {
+			t.Errorf("other resource's tags touched: %v", tags)
+		}
+		return nil
+	})
+}
+
+func testIdempotency(t *testing.T, s store.Store) {
+	rec := &store.IdempotencyRecord{Scope: "s", Token: "tok", Fingerprint: []byte{1}, Result: "arn:1", ExpiresAt: base.Add(5 * time.Minute)}
+	update(t, s, func(tx store.Tx) error { return tx.Idempotency().Put(ctx, rec, base) })
+	err := s.Update(ctx, func(tx store.Tx) error {
+		return tx.Idempotency().Put(ctx, &store.IdempotencyRecord{Scope: "s", Token: "tok", Fingerprint: []byte{2}, Result: "arn:2",
+			ExpiresAt: base.Add(10 * time.Minute)}, base.Add(time.Minute))
+	})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("unexpired token reused: %v", err)
+	}
+	s.View(ctx, func(tx store.Tx) error {
+		got, err := tx.Idempotency().Get(ctx, "s", "tok", base.Add(time.Minute))
+		if err != nil || got.Result != "arn:1" || !bytes.Equal(got.Fingerprint, []byte{1}) {
+			t.Errorf("get = %+v %v", got, err)
+		}
+		if _, err := tx.Idempotency().Get(ctx, "s", "tok", base.Add(6*time.Minute)); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("expired record returned: %v", err)
+		}
+		if _, err := tx.Idempotency().Get(ctx, "other", "tok", base); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("record leaked across scopes: %v", err)
+		}
+		return nil
+	})
+	// After expiry the token may be used again.
+	update(t, s, func(tx store.Tx) error {
+		return tx.Idempotency().Put(ctx, &store.IdempotencyRecord{Scope: "s", Token: "tok", Fingerprint: []byte{3}, Result: "arn:3",
+			ExpiresAt: base.Add(20 * time.Minute)}, base.Add(6*time.Minute))
+	})
+	s.View(ctx, func(tx store.Tx) error {
+		if got, err := tx.Idempotency().Get(ctx, "s", "tok", base.Add(7*time.Minute)); err != nil || got.Result != "arn:3" {
+			t.Errorf("replaced record = %+v %v", got, err)
+		}
+		return nil
+	})
+}
+
+func testRollback(t *testing.T, s store.Store) {
+	boom := errors.New("boom")
+	err := s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.CAs().Insert(ctx, newCA("ca-1", "111111111111", base)); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Update returned %v", err)
+	}
+	s.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.CAs().Get(ctx, "ca-1"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("rolled-back insert is visible: %v", err)
+		}
+		return nil
+	})
+	// A panic inside fn rolls back too, and the store stays usable.
+	func() {
+		defer func() { recover() }()
+		s.Update(ctx, func(tx store.Tx) error {
+			tx.CAs().Insert(ctx, newCA("ca-2", "111111111111", base))
+			panic("bug")
+		})
+	}()
+	update(t, s, func(tx store.Tx) error { return tx.CAs().Insert(ctx, newCA("ca-3", "111111111111", base)) })
+	s.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.CAs().Get(ctx, "ca-2"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("panicked insert is visible: %v", err)
+		}
+		return nil
+	})
+}
+
+func testConcurrentWriters(t *testing.T, s store.Store) {
+	update(t, s, func(tx store.Tx) error { return tx.CAs().Insert(ctx, newCA("ca-1", "111111111111", base)) })
+	const workers, each = 8, 25
+	var wg sync.WaitGroup
+	errc := make(chan error, workers*each+4*each)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				errc <- s.Update(ctx, func(tx store.Tx) error {
+					return tx.Certificates().Insert(ctx, &store.Certificate{CAID: "ca-1", Serial: fmt.Sprintf("%02x%04x", w, i),
+						Account: "111111111111", DER: []byte{1}, NotBefore: base, NotAfter: base, IssuedAt: base, TemplateARN: "t"})
+				})
+			}
+		}(w)
+	}
+	// Readers run alongside the writers.
+	for r := 0; r < 4; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				errc <- s.View(ctx, func(tx store.Tx) error { _, err := tx.CAs().Get(ctx, "ca-1"); return err })
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.View(ctx, func(tx store.Tx) error {
+		if n, _ := tx.Certificates().CountByCA(ctx, "ca-1"); n != workers*each {
+			t.Errorf("count = %d, want %d", n, workers*each)
+		}
+		return nil
+	})
+}
+
+func testCancelled(t *testing.T, s store.Store) {
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	err := s.Update(cctx, func(tx store.Tx) error { return tx.CAs().Insert(cctx, newCA("ca-1", "1", base)) })
+	if err == nil {
+		t.Fatal("cancelled context accepted")
+	}
+	s.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.CAs().Get(ctx, "ca-1"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("write with a cancelled context persisted: %v", err)
+		}
+		return nil
+	})
+}
