@@ -1,0 +1,216 @@
+// Package ca is the private certificate authority: CA hierarchy and
+// lifecycle (create, install a certificate, enable, disable, delete,
+// restore), issuance from templates, and the records of issued
+// certificates. It is protocol-neutral; the AWS acm-pca API, the CLI and
+// later ACME/EST are adapters over it.
+package ca
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sigilhq/sigil/internal/clock"
+	"github.com/sigilhq/sigil/internal/iam"
+	"github.com/sigilhq/sigil/internal/keys"
+	"github.com/sigilhq/sigil/internal/pki"
+	"github.com/sigilhq/sigil/internal/store"
+)
+
+// Type is ROOT or SUBORDINATE.
+type Type string
+
+// CA types.
+const (
+	Root        Type = "ROOT"
+	Subordinate Type = "SUBORDINATE"
+)
+
+// Status is the lifecycle state of a CA.
+type Status string
+
+// CA statuses. CREATING and FAILED exist for compatibility: Sigil creates the
+// key and CSR before it answers, so a CA is never observed in CREATING.
+const (
+	Creating           Status = "CREATING"
+	PendingCertificate Status = "PENDING_CERTIFICATE"
+	Active             Status = "ACTIVE"
+	Deleted            Status = "DELETED"
+	Disabled           Status = "DISABLED"
+	Expired            Status = "EXPIRED"
+	Failed             Status = "FAILED"
+)
+
+// Usage modes.
+const (
+	GeneralPurpose        = "GENERAL_PURPOSE"
+	ShortLivedCertificate = "SHORT_LIVED_CERTIFICATE"
+)
+
+// Key storage security standards (labels; see docs/aws-compatibility.md).
+var keyStorageStandards = []string{"FIPS_140_2_LEVEL_2_OR_HIGHER", "FIPS_140_2_LEVEL_3_OR_HIGHER", "CCPC_LEVEL_1_OR_HIGHER"}
+
+// DefaultKeyStorage is used when a request names no standard.
+const DefaultKeyStorage = "FIPS_140_2_LEVEL_3_OR_HIGHER"
+
+// Limits of the Private CA service.
+const (
+	MaxDepth            = 5                // levels in a CA hierarchy, root included
+	MaxTags             = 50               // tags per CA
+	IdempotencyWindow   = 5 * time.Minute  // client-token memory
+	DefaultNotBeforeLag = 60 * time.Minute // NotBefore = now - lag unless given
+	ShortLivedMax       = 7 * 24 * time.Hour
+	MaxCertificatePEM   = 32 << 10
+	MaxChainPEM         = 2 << 20
+)
+
+// Config is what a CA is made of: its key, signing algorithm, subject and
+// the extensions its CSR requests.
+type Config struct {
+	KeyAlgorithm     pki.KeyAlgorithm     `json:"KeyAlgorithm"`
+	SigningAlgorithm pki.SigningAlgorithm `json:"SigningAlgorithm"`
+	Subject          pki.Subject          `json:"Subject"`
+	CSRExtensions    *CSRExtensions       `json:"CsrExtensions,omitempty"`
+}
+
+// CSRExtensions are extensions requested in the CA's CSR.
+type CSRExtensions struct {
+	KeyUsage                 *pki.KeyUsage           `json:"KeyUsage,omitempty"`
+	SubjectInformationAccess []pki.AccessDescription `json:"SubjectInformationAccess,omitempty"`
+}
+
+// Authority is the public view of a CA.
+type Authority struct {
+	ARN                        string
+	Account                    string
+	Type                       Type
+	Status                     Status // effective: EXPIRED when the certificate has expired
+	FailureReason              string
+	Config                     Config
+	Revocation                 *RevocationConfig
+	UsageMode                  string
+	KeyStorageSecurityStandard string
+	Serial                     string
+	NotBefore, NotAfter        time.Time
+	CreatedAt                  time.Time
+	LastStateChangeAt          time.Time
+	RestorableUntil            time.Time
+}
+
+// Tag is a label on a CA. In untag requests a nil Value matches any value.
+type Tag struct {
+	Key   string
+	Value *string
+}
+
+// Authorizer decides whether a principal may act on a resource.
+type Authorizer interface {
+	Authorize(ctx context.Context, p iam.Principal, action, resource string) error
+}
+
+// Linter checks a to-be-signed certificate (issuer nil: self-signed).
+type Linter interface {
+	Check(tpl, issuer *x509.Certificate) error
+}
+
+// Options configure a Service.
+type Options struct {
+	Region string // e.g. us-east-1
+	// Linter, when set, lints every certificate before the CA key signs it.
+	Linter Linter
+	// MaxCAsPerAccount bounds the CAs of an account, deleted ones included
+	// until purged (default 200, as on AWS).
+	MaxCAsPerAccount int
+	Logger           *slog.Logger
+}
+
+// Service is the certificate authority service.
+type Service struct {
+	store  store.Store
+	keys   keys.Manager
+	authz  Authorizer
+	clock  clock.Clock
+	opts   Options
+	log    *slog.Logger
+	issuer issuerCache
+}
+
+// New returns a CA service.
+func New(st store.Store, km keys.Manager, authz Authorizer, clk clock.Clock, opts Options) *Service {
+	if opts.MaxCAsPerAccount <= 0 {
+		opts.MaxCAsPerAccount = 200
+	}
+	if opts.Region == "" {
+		opts.Region = "us-east-1"
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{store: st, keys: km, authz: authz, clock: clk, opts: opts, log: log,
+		issuer: issuerCache{m: map[string]*issuerEntry{}}}
+}
+
+// effectiveStatus reports EXPIRED for an active or disabled CA whose
+// certificate has expired; otherwise the stored status.
+func effectiveStatus(c *store.CA, now time.Time) Status {
+	s := Status(c.Status)
+	if (s == Active || s == Disabled) && !c.NotAfter.IsZero() && !now.Before(c.NotAfter) {
+		return Expired
+	}
+	return s
+}
+
+// gone reports whether a deleted CA's restore window has ended: it then
+// behaves as if it no longer exists, even before the purge removes it.
+func gone(c *store.CA, now time.Time) bool {
+	return Status(c.Status) == Deleted && !now.Before(c.RestorableUntil)
+}
+
+// issuerCache keeps the parsed certificate and chain of each CA, keyed by
+// the record version, so issuance does not re-parse them every time.
+type issuerCache struct {
+	mu sync.RWMutex
+	m  map[string]*issuerEntry
+}
+
+type issuerEntry struct {
+	version  int64
+	cert     *x509.Certificate
+	chain    []*x509.Certificate
+	chainPEM []byte // the CA certificate followed by its chain: what a leaf's chain is
+}
+
+func (c *issuerCache) get(rec *store.CA) (*issuerEntry, error) {
+	c.mu.RLock()
+	e, ok := c.m[rec.ID]
+	c.mu.RUnlock()
+	if ok && e.version == rec.Version {
+		return e, nil
+	}
+	cert, err := x509.ParseCertificate(rec.Certificate)
+	if err != nil {
+		return nil, err
+	}
+	var chain []*x509.Certificate
+	if len(rec.Chain) > 0 {
+		if chain, err = pki.ParseCertificatesPEM(rec.Chain); err != nil {
+			return nil, err
+		}
+	}
+	pemBytes := pki.EncodeCertificatesPEM(rec.Certificate)
+	pemBytes = append(pemBytes, rec.Chain...)
+	e = &issuerEntry{version: rec.Version, cert: cert, chain: chain, chainPEM: pemBytes}
+	c.mu.Lock()
+	if len(c.m) > 10000 {
+		clear(c.m)
+	}
+	c.m[rec.ID] = e
+	c.mu.Unlock()
+	return e, nil
+}
+
+func decodeJSON(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -1,0 +1,294 @@
+package ca
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"time"
+
+	"github.com/sigilhq/sigil/internal/errs"
+	"github.com/sigilhq/sigil/internal/iam"
+	"github.com/sigilhq/sigil/internal/pki"
+	"github.com/sigilhq/sigil/internal/store"
+)
+
+// IssueInput asks a CA to sign a CSR.
+type IssueInput struct {
+	CAARN             string
+	CSR               []byte // PEM
+	SigningAlgorithm  pki.SigningAlgorithm
+	Validity          pki.Validity
+	ValidityNotBefore *pki.Validity
+	TemplateARN       string
+	APISubject        *pki.Subject
+	APIExtensions     *pki.Extensions
+	IdempotencyToken  string
+}
+
+// Issue signs a certificate and returns its ARN. The certificate is stored
+// before the ARN is returned, so it can be fetched at once.
+func (s *Service) Issue(ctx context.Context, p iam.Principal, in IssueInput) (string, error) {
+	_, id, err := s.parseCAARN(in.CAARN)
+	if err != nil {
+		return "", err
+	}
+	if err := s.authz.Authorize(ctx, p, "acm-pca:IssueCertificate", in.CAARN); err != nil {
+		return "", err
+	}
+	if in.SigningAlgorithm == "" {
+		return "", required("signingAlgorithm")
+	}
+	if !in.SigningAlgorithm.Valid() {
+		names := make([]string, len(pki.SigningAlgorithms))
+		for i, a := range pki.SigningAlgorithms {
+			names[i] = string(a)
+		}
+		return "", enumValidation("signingAlgorithm", string(in.SigningAlgorithm), names)
+	}
+	tpl, ok := pki.LookupTemplate(in.TemplateARN)
+	if !ok {
+		return "", invalidArgs("The template %s does not exist.", in.TemplateARN)
+	}
+	if err := validateToken(in.IdempotencyToken); err != nil {
+		return "", err
+	}
+	csr, err := pki.ParseCSR(in.CSR)
+	if err != nil {
+		return "", errs.Coded(errs.Invalid, CodeMalformedCSR, "%s.", capitalize(err.Error()))
+	}
+
+	var rec *store.CA
+	err = s.store.View(ctx, func(tx store.Tx) (err error) {
+		rec, err = s.loadCA(ctx, tx, id, in.CAARN)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	var cfg Config
+	if err := decodeJSON(rec.Config, &cfg); err != nil {
+		return "", errs.Wrap(err, "decode CA config")
+	}
+	if !in.SigningAlgorithm.CompatibleWith(cfg.KeyAlgorithm) {
+		return "", invalidArgs("SigningAlgorithm %s cannot be used with this CA's %s key.", in.SigningAlgorithm, cfg.KeyAlgorithm)
+	}
+	now := s.clock.Now()
+
+	// Which CA states may issue, and with which issuer certificate.
+	var issuer *issuerEntry
+	status := effectiveStatus(rec, now)
+	if tpl.Kind == pki.RootCA {
+		if Type(rec.Type) != Root {
+			return "", invalidArgs("The template %s self-signs a root CA certificate; %s is a SUBORDINATE CA.", tpl.ARN(), in.CAARN)
+		}
+		if status != PendingCertificate && status != Active {
+			return "", invalidState("The certificate authority %s is %s; it cannot issue certificates.", in.CAARN, status)
+		}
+		own, err := x509.ParseCertificateRequest(rec.CSR)
+		if err != nil {
+			return "", errs.Wrap(err, "parse stored CSR")
+		}
+		if !bytes.Equal(own.RawSubjectPublicKeyInfo, csr.RawSubjectPublicKeyInfo) {
+			return "", invalidArgs("The template %s can only sign the CA's own CSR (from GetCertificateAuthorityCsr).", tpl.ARN())
+		}
+	} else {
+		if status != Active {
+			return "", invalidState("The certificate authority %s is %s; only an ACTIVE CA can issue certificates.", in.CAARN, status)
+		}
+		if issuer, err = s.issuer.get(rec); err != nil {
+			return "", errs.Wrap(err, "parse CA certificate")
+		}
+	}
+
+	notBefore, notAfter, err := s.validity(in, rec, issuer, tpl.Kind == pki.RootCA, now)
+	if err != nil {
+		return "", err
+	}
+	if tpl.Kind == pki.SubordinateCA {
+		if err := checkPathLength(tpl, issuer); err != nil {
+			return "", err
+		}
+	}
+
+	scope := "acm-pca:IssueCertificate:" + rec.ID
+	fp := fingerprint(in)
+	if in.IdempotencyToken != "" {
+		if arn, err := s.idempotent(ctx, scope, in.IdempotencyToken, fp); arn != "" || err != nil {
+			return arn, err
+		}
+	}
+
+	signer, err := s.keys.Signer(ctx, rec.KeyRef, rec.ARN)
+	if err != nil {
+		return "", errs.Wrap(err, "load CA key")
+	}
+	var issuerCert *x509.Certificate
+	if issuer != nil {
+		issuerCert = issuer.cert
+	}
+
+	for attempt := 0; ; attempt++ {
+		serial, err := pki.RandomSerial()
+		if err != nil {
+			return "", errs.Wrap(err, "serial")
+		}
+		params := pki.IssueParams{
+			Template: tpl, CSR: csr, Issuer: issuerCert, Serial: serial,
+			NotBefore: notBefore, NotAfter: notAfter, SigningAlgorithm: in.SigningAlgorithm,
+			APISubject: in.APISubject, APIExtensions: in.APIExtensions,
+		}
+		certTpl, err := pki.Build(params)
+		if err != nil {
+			if errors.Is(err, pki.ErrNoSubject) {
+				return "", errs.Coded(errs.Invalid, CodeMalformedCSR, "%s.", capitalize(err.Error()))
+			}
+			return "", invalidArgs("%s.", capitalize(err.Error()))
+		}
+		if s.opts.Linter != nil {
+			if err := s.opts.Linter.Check(certTpl, issuerCert); err != nil {
+				var le *pki.LintError
+				if errors.As(err, &le) {
+					return "", invalidArgs("%s.", capitalize(err.Error()))
+				}
+				return "", errs.Wrap(err, "lint certificate")
+			}
+		}
+		der, err := pki.Sign(certTpl, issuerCert, signer)
+		if err != nil {
+			return "", errs.Wrap(err, "sign certificate")
+		}
+		arn := certARN(rec.ARN, serial)
+		err = s.store.Update(ctx, func(tx store.Tx) error {
+			if in.IdempotencyToken != "" {
+				if err := tx.Idempotency().Put(ctx, &store.IdempotencyRecord{Scope: scope, Token: in.IdempotencyToken,
+					Fingerprint: fp, Result: arn, ExpiresAt: now.Add(IdempotencyWindow)}, now); err != nil {
+					return errIdempotencyRace
+				}
+			}
+			return tx.Certificates().Insert(ctx, &store.Certificate{
+				CAID: rec.ID, Serial: pki.SerialHex(serial), Account: rec.Account, DER: der,
+				NotBefore: notBefore, NotAfter: notAfter, IssuedAt: now, TemplateARN: tpl.ARN(),
+			})
+		})
+		switch {
+		case err == nil:
+			return arn, nil
+		case errors.Is(err, errIdempotencyRace):
+			// A concurrent request with the same token committed first;
+			// this certificate is discarded unseen.
+			return s.idempotent(ctx, scope, in.IdempotencyToken, fp)
+		case errors.Is(err, store.ErrConflict) && attempt < 3:
+			// A serial collision (or a concurrent node that drew the same
+			// serial): draw another and sign again.
+			continue
+		default:
+			return "", err
+		}
+	}
+}
+
+var errIdempotencyRace = errors.New("idempotency token claimed concurrently")
+
+// validity computes NotBefore and NotAfter and checks them against the CA.
+func (s *Service) validity(in IssueInput, rec *store.CA, issuer *issuerEntry, selfSigned bool, now time.Time) (time.Time, time.Time, error) {
+	if in.Validity.Type == "" {
+		return time.Time{}, time.Time{}, required("validity.type")
+	}
+	notAfter, err := in.Validity.End(now)
+	if err != nil {
+		return time.Time{}, time.Time{}, invalidArgs("Validity: %v.", err)
+	}
+	notBefore := now.Add(-DefaultNotBeforeLag).Truncate(time.Second)
+	if in.ValidityNotBefore != nil {
+		if notBefore, err = in.ValidityNotBefore.Start(); err != nil {
+			return time.Time{}, time.Time{}, invalidArgs("%s.", capitalize(err.Error()))
+		}
+	} else if issuer != nil && notBefore.Before(issuer.cert.NotBefore) {
+		// Do not start before the issuer does.
+		notBefore = issuer.cert.NotBefore
+	}
+	if !notAfter.After(now) {
+		return time.Time{}, time.Time{}, invalidArgs("The validity ends at %s, which is not in the future.", notAfter.Format(time.RFC3339))
+	}
+	if !notAfter.After(notBefore) {
+		return time.Time{}, time.Time{}, invalidArgs("The validity ends (%s) before it starts (%s).",
+			notAfter.Format(time.RFC3339), notBefore.Format(time.RFC3339))
+	}
+	if issuer != nil && notAfter.After(issuer.cert.NotAfter) {
+		return time.Time{}, time.Time{}, errs.New(errs.Invalid,
+			"The certificate would expire at %s, after its issuing CA certificate (%s); a certificate cannot outlive its CA.",
+			notAfter.Format(time.RFC3339), issuer.cert.NotAfter.Format(time.RFC3339))
+	}
+	// Short-lived mode limits what the CA issues, not its own certificate.
+	if rec.UsageMode == ShortLivedCertificate && !selfSigned && notAfter.Sub(notBefore) > ShortLivedMax {
+		return time.Time{}, time.Time{}, errs.New(errs.Invalid,
+			"The CA is in SHORT_LIVED_CERTIFICATE mode; certificates may be valid for at most 7 days.")
+	}
+	return notBefore, notAfter, nil
+}
+
+// checkPathLength enforces the issuer's basic-constraints path length and the
+// maximum hierarchy depth when issuing a CA certificate.
+func checkPathLength(tpl *pki.Template, issuer *issuerEntry) error {
+	c := issuer.cert
+	// crypto/x509 reports an absent path length as -1.
+	if c.MaxPathLen == 0 {
+		return invalidArgs("The issuing CA's certificate has path length 0; it cannot issue CA certificates.")
+	}
+	if c.MaxPathLen > 0 && tpl.PathLen >= c.MaxPathLen {
+		return invalidArgs("The template %s sets path length %d, but the issuing CA allows at most %d below it.",
+			tpl.ARN(), tpl.PathLen, c.MaxPathLen-1)
+	}
+	depth := len(issuer.chain) + 1 // levels down to the issuer, root included
+	if depth+1 > MaxDepth {
+		return invalidArgs("A CA certificate issued here would be at level %d; a hierarchy has at most %d levels.", depth+1, MaxDepth)
+	}
+	return nil
+}
+
+// GetCertificate returns an issued certificate and its chain (issuing CA
+// first, root last) as PEM. A self-signed certificate has no chain.
+func (s *Service) GetCertificate(ctx context.Context, p iam.Principal, caARN, certARNStr string) (cert, chain []byte, err error) {
+	_, id, err := s.parseCAARN(caARN)
+	if err != nil {
+		return nil, nil, err
+	}
+	owner, serial, err := parseCertARN(certARNStr)
+	if err != nil {
+		return nil, nil, err
+	}
+	if owner != caARN {
+		return nil, nil, invalidArn("The certificate %s was not issued by %s.", certARNStr, caARN)
+	}
+	if err := s.authz.Authorize(ctx, p, "acm-pca:GetCertificate", caARN); err != nil {
+		return nil, nil, err
+	}
+	var rec *store.CA
+	var c *store.Certificate
+	err = s.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		if rec, err = s.loadCA(ctx, tx, id, caARN); err != nil {
+			return err
+		}
+		c, err = tx.Certificates().Get(ctx, id, pki.SerialHex(serial))
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("Certificate %s not found.", certARNStr)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if Status(rec.Status) == Deleted {
+		return nil, nil, invalidState("The certificate authority %s is deleted.", caARN)
+	}
+	if tpl, ok := pki.LookupTemplate(c.TemplateARN); (ok && tpl.Kind == pki.RootCA) || len(rec.Certificate) == 0 {
+		return pki.EncodeCertificatesPEM(c.DER), nil, nil
+	}
+	issuer, err := s.issuer.get(rec)
+	if err != nil {
+		return nil, nil, errs.Wrap(err, "parse CA certificate")
+	}
+	return pki.EncodeCertificatesPEM(c.DER), issuer.chainPEM, nil
+}
