@@ -129,6 +129,9 @@ type CAs interface {
 	Insert(ctx context.Context, ca *CA) error
 	// Get returns the CA with the given ID.
 	Get(ctx context.Context, id string) (*CA, error)
+	// Version returns the stored version of a CA (a cheap check that a
+	// cached copy is still current).
+	Version(ctx context.Context, id string) (int64, error)
 	// Update writes ca if its Version still matches the stored one, and
 	// increments ca.Version; otherwise it returns ErrStale.
 	Update(ctx context.Context, ca *CA) error

@@ -9,6 +9,54 @@ import (
 	"github.com/sigilhq/sigil/internal/store"
 )
 
+// The repositories' statements, registered so that Open can prepare them
+// before any transaction holds a connection.
+var (
+	qMetaGet         = register(`SELECT value FROM meta WHERE key = ?`)
+	qMetaPut         = register(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`)
+	qAccountInsert   = register(`INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)`)
+	qAccountGet      = register(`SELECT id, name, created_at FROM accounts WHERE id = ?`)
+	qAccountCount    = register(`SELECT COUNT(*) FROM accounts`)
+	qAccessKeyInsert = register(`INSERT INTO access_keys (id, account_id, principal_arn, secret_sealed, status, created_at) VALUES (?, ?, ?, ?, ?, ?)`)
+	qAccessKeyGet    = register(`SELECT id, account_id, principal_arn, secret_sealed, status, created_at FROM access_keys WHERE id = ?`)
+	qCAInsert        = register(`INSERT INTO certificate_authorities (` + caColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`)
+	qCAGet    = register(`SELECT ` + caColumns + ` FROM certificate_authorities WHERE id = ?`)
+	qCAUpdate = register(`UPDATE certificate_authorities SET
+		type = ?, status = ?, status_before_deletion = ?, failure_reason = ?, usage_mode = ?, key_storage = ?,
+		config = ?, revocation_config = ?, key_ref = ?, csr = ?, certificate = ?, chain = ?, serial = ?,
+		not_before = ?, not_after = ?, last_state_change_at = ?, restorable_until = ?, version = version + 1
+		WHERE id = ? AND version = ?`)
+	qCAExists = register(`SELECT 1 FROM certificate_authorities WHERE id = ?`)
+	qCAList   = register(`SELECT ` + caColumns + ` FROM certificate_authorities
+			WHERE account_id = ? ORDER BY created_at, id LIMIT ?`)
+	qCAListAfter = register(`SELECT ` + caColumns + ` FROM certificate_authorities
+			WHERE account_id = ? AND (created_at > ? OR (created_at = ? AND id > ?))
+			ORDER BY created_at, id LIMIT ?`)
+	qCAVersion            = register(`SELECT version FROM certificate_authorities WHERE id = ?`)
+	qCACountByAccount     = register(`SELECT COUNT(*) FROM certificate_authorities WHERE account_id = ?`)
+	qCAARN                = register(`SELECT arn FROM certificate_authorities WHERE id = ?`)
+	qTagsDeleteAll        = register(`DELETE FROM tags WHERE resource_arn = ?`)
+	qCADeleteCertificates = register(`DELETE FROM certificates WHERE ca_id = ?`)
+	qCADelete             = register(`DELETE FROM certificate_authorities WHERE id = ?`)
+	qCADeletedBefore      = register(`SELECT id FROM certificate_authorities
+		WHERE status = 'DELETED' AND restorable_until < ? ORDER BY restorable_until LIMIT ?`)
+	qCertInsert = register(`INSERT INTO certificates
+		(ca_id, serial, account_id, der, not_before, not_after, issued_at, template_arn) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	qCertGet = register(`SELECT ca_id, serial, account_id, der, not_before, not_after, issued_at, template_arn
+		FROM certificates WHERE ca_id = ? AND serial = ?`)
+	qCertCountByCA = register(`SELECT COUNT(*) FROM certificates WHERE ca_id = ?`)
+	qTagList       = register(`SELECT key, value FROM tags WHERE resource_arn = ? ORDER BY key`)
+	qTagInsert     = register(`INSERT INTO tags (resource_arn, key, value) VALUES (?, ?, ?)`)
+	qIdemGet       = register(`SELECT scope, token, fingerprint, result, expires_at FROM idempotency
+		WHERE scope = ? AND token = ? AND expires_at > ?`)
+	qIdemPut = register(`INSERT INTO idempotency (scope, token, fingerprint, result, expires_at)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (scope, token) DO UPDATE SET fingerprint = excluded.fingerprint, result = excluded.result,
+			expires_at = excluded.expires_at
+		WHERE idempotency.expires_at <= ?`)
+)
+
 // Times are stored as microseconds since the epoch; zero is NULL.
 func tm(t time.Time) any {
 	if t.IsZero() {
@@ -37,13 +85,13 @@ type metaRepo struct{ t *tx }
 
 func (r metaRepo) Get(ctx context.Context, key string) (string, error) {
 	var v string
-	err := r.t.queryRow(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	err := r.t.queryRow(ctx, qMetaGet, key).Scan(&v)
 	return v, r.t.s.classify(err, "get meta")
 }
 
 func (r metaRepo) Put(ctx context.Context, key, value string) error {
 	_, err := r.t.exec(ctx, "put meta",
-		`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+		qMetaPut, key, value)
 	return err
 }
 
@@ -53,14 +101,14 @@ type accountRepo struct{ t *tx }
 
 func (r accountRepo) Insert(ctx context.Context, a *store.Account) error {
 	_, err := r.t.exec(ctx, "insert account",
-		`INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)`, a.ID, a.Name, tm(a.CreatedAt))
+		qAccountInsert, a.ID, a.Name, tm(a.CreatedAt))
 	return err
 }
 
 func (r accountRepo) Get(ctx context.Context, id string) (*store.Account, error) {
 	var a store.Account
 	var created sql.NullInt64
-	err := r.t.queryRow(ctx, `SELECT id, name, created_at FROM accounts WHERE id = ?`, id).Scan(&a.ID, &a.Name, &created)
+	err := r.t.queryRow(ctx, qAccountGet, id).Scan(&a.ID, &a.Name, &created)
 	if err != nil {
 		return nil, r.t.s.classify(err, "get account")
 	}
@@ -70,7 +118,7 @@ func (r accountRepo) Get(ctx context.Context, id string) (*store.Account, error)
 
 func (r accountRepo) Count(ctx context.Context) (int, error) {
 	var n int
-	err := r.t.queryRow(ctx, `SELECT COUNT(*) FROM accounts`).Scan(&n)
+	err := r.t.queryRow(ctx, qAccountCount).Scan(&n)
 	return n, r.t.s.classify(err, "count accounts")
 }
 
@@ -80,7 +128,7 @@ type accessKeyRepo struct{ t *tx }
 
 func (r accessKeyRepo) Insert(ctx context.Context, k *store.AccessKey) error {
 	_, err := r.t.exec(ctx, "insert access key",
-		`INSERT INTO access_keys (id, account_id, principal_arn, secret_sealed, status, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		qAccessKeyInsert,
 		k.ID, k.Account, k.PrincipalARN, k.SecretSealed, k.Status, tm(k.CreatedAt))
 	return err
 }
@@ -88,7 +136,7 @@ func (r accessKeyRepo) Insert(ctx context.Context, k *store.AccessKey) error {
 func (r accessKeyRepo) Get(ctx context.Context, id string) (*store.AccessKey, error) {
 	var k store.AccessKey
 	var created sql.NullInt64
-	err := r.t.queryRow(ctx, `SELECT id, account_id, principal_arn, secret_sealed, status, created_at FROM access_keys WHERE id = ?`, id).
+	err := r.t.queryRow(ctx, qAccessKeyGet, id).
 		Scan(&k.ID, &k.Account, &k.PrincipalARN, &k.SecretSealed, &k.Status, &created)
 	if err != nil {
 		return nil, r.t.s.classify(err, "get access key")
@@ -120,8 +168,7 @@ func scanCA(sc interface{ Scan(...any) error }) (*store.CA, error) {
 }
 
 func (r caRepo) Insert(ctx context.Context, c *store.CA) error {
-	_, err := r.t.exec(ctx, "insert certificate authority", `INSERT INTO certificate_authorities (`+caColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
+	_, err := r.t.exec(ctx, "insert certificate authority", qCAInsert,
 		c.ID, c.ARN, c.Account, c.Type, c.Status, c.StatusBeforeDeletion, c.FailureReason, c.UsageMode,
 		c.KeyStorageSecurityStandard, c.Config, nullBytes(c.RevocationConfig), c.KeyRef, c.CSR,
 		nullBytes(c.Certificate), nullBytes(c.Chain), c.Serial, tm(c.NotBefore), tm(c.NotAfter), tm(c.CreatedAt),
@@ -133,19 +180,21 @@ func (r caRepo) Insert(ctx context.Context, c *store.CA) error {
 }
 
 func (r caRepo) Get(ctx context.Context, id string) (*store.CA, error) {
-	c, err := scanCA(r.t.queryRow(ctx, `SELECT `+caColumns+` FROM certificate_authorities WHERE id = ?`, id))
+	c, err := scanCA(r.t.queryRow(ctx, qCAGet, id))
 	if err != nil {
 		return nil, r.t.s.classify(err, "get certificate authority")
 	}
 	return c, nil
 }
 
+func (r caRepo) Version(ctx context.Context, id string) (int64, error) {
+	var v int64
+	err := r.t.queryRow(ctx, qCAVersion, id).Scan(&v)
+	return v, r.t.s.classify(err, "get certificate authority version")
+}
+
 func (r caRepo) Update(ctx context.Context, c *store.CA) error {
-	res, err := r.t.exec(ctx, "update certificate authority", `UPDATE certificate_authorities SET
-		type = ?, status = ?, status_before_deletion = ?, failure_reason = ?, usage_mode = ?, key_storage = ?,
-		config = ?, revocation_config = ?, key_ref = ?, csr = ?, certificate = ?, chain = ?, serial = ?,
-		not_before = ?, not_after = ?, last_state_change_at = ?, restorable_until = ?, version = version + 1
-		WHERE id = ? AND version = ?`,
+	res, err := r.t.exec(ctx, "update certificate authority", qCAUpdate,
 		c.Type, c.Status, c.StatusBeforeDeletion, c.FailureReason, c.UsageMode, c.KeyStorageSecurityStandard,
 		c.Config, nullBytes(c.RevocationConfig), c.KeyRef, c.CSR, nullBytes(c.Certificate), nullBytes(c.Chain),
 		c.Serial, tm(c.NotBefore), tm(c.NotAfter), tm(c.LastStateChangeAt), tm(c.RestorableUntil), c.ID, c.Version)
@@ -158,7 +207,7 @@ func (r caRepo) Update(ctx context.Context, c *store.CA) error {
 	}
 	if n == 0 {
 		var exists int
-		if err := r.t.queryRow(ctx, `SELECT 1 FROM certificate_authorities WHERE id = ?`, c.ID).Scan(&exists); err != nil {
+		if err := r.t.queryRow(ctx, qCAExists, c.ID).Scan(&exists); err != nil {
 			return r.t.s.classify(err, "update certificate authority")
 		}
 		return store.ErrStale
@@ -171,13 +220,10 @@ func (r caRepo) List(ctx context.Context, account string, after *store.CACursor,
 	var rows *sql.Rows
 	var err error
 	if after == nil {
-		rows, err = r.t.query(ctx, "list certificate authorities", `SELECT `+caColumns+` FROM certificate_authorities
-			WHERE account_id = ? ORDER BY created_at, id LIMIT ?`, account, limit)
+		rows, err = r.t.query(ctx, "list certificate authorities", qCAList, account, limit)
 	} else {
 		ts := after.CreatedAt.UTC().UnixMicro()
-		rows, err = r.t.query(ctx, "list certificate authorities", `SELECT `+caColumns+` FROM certificate_authorities
-			WHERE account_id = ? AND (created_at > ? OR (created_at = ? AND id > ?))
-			ORDER BY created_at, id LIMIT ?`, account, ts, ts, after.ID, limit)
+		rows, err = r.t.query(ctx, "list certificate authorities", qCAListAfter, account, ts, ts, after.ID, limit)
 	}
 	if err != nil {
 		return nil, err
@@ -196,28 +242,27 @@ func (r caRepo) List(ctx context.Context, account string, after *store.CACursor,
 
 func (r caRepo) CountByAccount(ctx context.Context, account string) (int, error) {
 	var n int
-	err := r.t.queryRow(ctx, `SELECT COUNT(*) FROM certificate_authorities WHERE account_id = ?`, account).Scan(&n)
+	err := r.t.queryRow(ctx, qCACountByAccount, account).Scan(&n)
 	return n, r.t.s.classify(err, "count certificate authorities")
 }
 
 func (r caRepo) Delete(ctx context.Context, id string) error {
 	var arn string
-	if err := r.t.queryRow(ctx, `SELECT arn FROM certificate_authorities WHERE id = ?`, id).Scan(&arn); err != nil {
+	if err := r.t.queryRow(ctx, qCAARN, id).Scan(&arn); err != nil {
 		return r.t.s.classify(err, "delete certificate authority")
 	}
-	if _, err := r.t.exec(ctx, "delete tags", `DELETE FROM tags WHERE resource_arn = ?`, arn); err != nil {
+	if _, err := r.t.exec(ctx, "delete tags", qTagsDeleteAll, arn); err != nil {
 		return err
 	}
-	if _, err := r.t.exec(ctx, "delete certificates", `DELETE FROM certificates WHERE ca_id = ?`, id); err != nil {
+	if _, err := r.t.exec(ctx, "delete certificates", qCADeleteCertificates, id); err != nil {
 		return err
 	}
-	_, err := r.t.exec(ctx, "delete certificate authority", `DELETE FROM certificate_authorities WHERE id = ?`, id)
+	_, err := r.t.exec(ctx, "delete certificate authority", qCADelete, id)
 	return err
 }
 
 func (r caRepo) DeletedBefore(ctx context.Context, t time.Time, limit int) ([]string, error) {
-	rows, err := r.t.query(ctx, "list purgeable certificate authorities", `SELECT id FROM certificate_authorities
-		WHERE status = 'DELETED' AND restorable_until < ? ORDER BY restorable_until LIMIT ?`, tm(t), limit)
+	rows, err := r.t.query(ctx, "list purgeable certificate authorities", qCADeletedBefore, tm(t), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -238,8 +283,7 @@ func (r caRepo) DeletedBefore(ctx context.Context, t time.Time, limit int) ([]st
 type certRepo struct{ t *tx }
 
 func (r certRepo) Insert(ctx context.Context, c *store.Certificate) error {
-	_, err := r.t.exec(ctx, "insert certificate", `INSERT INTO certificates
-		(ca_id, serial, account_id, der, not_before, not_after, issued_at, template_arn) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := r.t.exec(ctx, "insert certificate", qCertInsert,
 		c.CAID, c.Serial, c.Account, c.DER, tm(c.NotBefore), tm(c.NotAfter), tm(c.IssuedAt), c.TemplateARN)
 	return err
 }
@@ -247,8 +291,7 @@ func (r certRepo) Insert(ctx context.Context, c *store.Certificate) error {
 func (r certRepo) Get(ctx context.Context, caID, serial string) (*store.Certificate, error) {
 	var c store.Certificate
 	var nb, na, issued sql.NullInt64
-	err := r.t.queryRow(ctx, `SELECT ca_id, serial, account_id, der, not_before, not_after, issued_at, template_arn
-		FROM certificates WHERE ca_id = ? AND serial = ?`, caID, serial).
+	err := r.t.queryRow(ctx, qCertGet, caID, serial).
 		Scan(&c.CAID, &c.Serial, &c.Account, &c.DER, &nb, &na, &issued, &c.TemplateARN)
 	if err != nil {
 		return nil, r.t.s.classify(err, "get certificate")
@@ -259,7 +302,7 @@ func (r certRepo) Get(ctx context.Context, caID, serial string) (*store.Certific
 
 func (r certRepo) CountByCA(ctx context.Context, caID string) (int, error) {
 	var n int
-	err := r.t.queryRow(ctx, `SELECT COUNT(*) FROM certificates WHERE ca_id = ?`, caID).Scan(&n)
+	err := r.t.queryRow(ctx, qCertCountByCA, caID).Scan(&n)
 	return n, r.t.s.classify(err, "count certificates")
 }
 
@@ -268,7 +311,7 @@ func (r certRepo) CountByCA(ctx context.Context, caID string) (int, error) {
 type tagRepo struct{ t *tx }
 
 func (r tagRepo) List(ctx context.Context, arn string) ([]store.Tag, error) {
-	rows, err := r.t.query(ctx, "list tags", `SELECT key, value FROM tags WHERE resource_arn = ? ORDER BY key`, arn)
+	rows, err := r.t.query(ctx, "list tags", qTagList, arn)
 	if err != nil {
 		return nil, err
 	}
@@ -285,11 +328,11 @@ func (r tagRepo) List(ctx context.Context, arn string) ([]store.Tag, error) {
 }
 
 func (r tagRepo) Replace(ctx context.Context, arn string, tags []store.Tag) error {
-	if _, err := r.t.exec(ctx, "delete tags", `DELETE FROM tags WHERE resource_arn = ?`, arn); err != nil {
+	if _, err := r.t.exec(ctx, "delete tags", qTagsDeleteAll, arn); err != nil {
 		return err
 	}
 	for _, tg := range tags {
-		if _, err := r.t.exec(ctx, "insert tag", `INSERT INTO tags (resource_arn, key, value) VALUES (?, ?, ?)`,
+		if _, err := r.t.exec(ctx, "insert tag", qTagInsert,
 			arn, tg.Key, tg.Value); err != nil {
 			return err
 		}
@@ -304,8 +347,7 @@ type idemRepo struct{ t *tx }
 func (r idemRepo) Get(ctx context.Context, scope, token string, now time.Time) (*store.IdempotencyRecord, error) {
 	var rec store.IdempotencyRecord
 	var exp sql.NullInt64
-	err := r.t.queryRow(ctx, `SELECT scope, token, fingerprint, result, expires_at FROM idempotency
-		WHERE scope = ? AND token = ? AND expires_at > ?`, scope, token, tm(now)).
+	err := r.t.queryRow(ctx, qIdemGet, scope, token, tm(now)).
 		Scan(&rec.Scope, &rec.Token, &rec.Fingerprint, &rec.Result, &exp)
 	if err != nil {
 		return nil, r.t.s.classify(err, "get idempotency record")
@@ -317,11 +359,7 @@ func (r idemRepo) Get(ctx context.Context, scope, token string, now time.Time) (
 func (r idemRepo) Put(ctx context.Context, rec *store.IdempotencyRecord, now time.Time) error {
 	// Replace an expired record; leave an unexpired one alone and report a
 	// conflict.
-	res, err := r.t.exec(ctx, "put idempotency record", `INSERT INTO idempotency (scope, token, fingerprint, result, expires_at)
-		VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (scope, token) DO UPDATE SET fingerprint = excluded.fingerprint, result = excluded.result,
-			expires_at = excluded.expires_at
-		WHERE idempotency.expires_at <= ?`,
+	res, err := r.t.exec(ctx, "put idempotency record", qIdemPut,
 		rec.Scope, rec.Token, rec.Fingerprint, rec.Result, tm(rec.ExpiresAt), tm(now))
 	if err != nil {
 		return err

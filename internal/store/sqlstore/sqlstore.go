@@ -29,6 +29,12 @@ type Store struct {
 	reader *sql.DB
 
 	queries sync.Map // query text → rebound text
+	stmts   sync.Map // stmtKey → *sql.Stmt, prepared once per pool
+
+	// Group commit (SQLite): Update queues here; see batch.go.
+	writes     chan *writeReq
+	writerDone chan struct{}
+	closeOnce  sync.Once
 }
 
 var _ store.Store = (*Store)(nil)
@@ -126,11 +132,27 @@ func openSQLite(ctx context.Context, rawURL string, opts Options) (*Store, error
 		s.Close()
 		return nil, err
 	}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.startWriter()
 	return s, nil
 }
 
-// Close closes both pools.
+// Close stops the writer and closes both pools. Updates queued before Close
+// complete; later ones fail.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.writes != nil {
+			close(s.writes)
+			<-s.writerDone
+		}
+		s.stmts.Range(func(k, v any) bool {
+			v.(*sql.Stmt).Close()
+			return true
+		})
+	})
 	err := s.writer.Close()
 	if s.reader != s.writer {
 		if e := s.reader.Close(); err == nil {
@@ -148,9 +170,36 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Update runs fn in a write transaction.
+// Update runs fn in a write transaction (shared with concurrent callers
+// through group commit, each in its own savepoint).
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
-	return s.run(ctx, s.writer, false, fn)
+	if s.writes == nil {
+		return s.run(ctx, s.writer, false, fn)
+	}
+	if err := ctx.Err(); err != nil {
+		return errs.Wrap(err, "write cancelled")
+	}
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1)}
+	if !s.enqueue(req) {
+		return errs.New(errs.Unavailable, "the store is closed")
+	}
+	res := <-req.done
+	if res.panic != nil {
+		panic(res.panic) // re-raise the function's panic in its own goroutine
+	}
+	return res.err
+}
+
+// enqueue hands a request to the writer; it reports false once the store is
+// closed.
+func (s *Store) enqueue(req *writeReq) (ok bool) {
+	defer func() {
+		if recover() != nil { // send on the closed queue
+			ok = false
+		}
+	}()
+	s.writes <- req
+	return true
 }
 
 // View runs fn in a read-only transaction.
@@ -163,7 +212,7 @@ func (s *Store) run(ctx context.Context, db *sql.DB, readOnly bool, fn func(stor
 	if err != nil {
 		return errs.Wrap(err, "begin transaction")
 	}
-	t := &tx{s: s, tx: sqlTx}
+	t := &tx{s: s, db: db, tx: sqlTx}
 	defer func() {
 		if p := recover(); p != nil {
 			sqlTx.Rollback()
@@ -176,6 +225,46 @@ func (s *Store) run(ctx context.Context, db *sql.DB, readOnly bool, fn func(stor
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return s.classify(err, "commit transaction")
+	}
+	return nil
+}
+
+type stmtKey struct {
+	db    *sql.DB
+	query string
+}
+
+// registered lists every statement the repositories use (see register).
+var registered []string
+
+// register records a repository statement; Open prepares them all.
+func register(query string) string {
+	registered = append(registered, query)
+	return query
+}
+
+// prepare creates a statement object for every registered query on both
+// pools. It runs in Open, before any transaction holds a connection:
+// database/sql then prepares each statement on a transaction's own
+// connection the first time that connection uses it, and reuses it after.
+func (s *Store) prepare(ctx context.Context) error {
+	for _, db := range []*sql.DB{s.writer, s.reader} {
+		for _, q := range registered {
+			st, err := db.PrepareContext(ctx, s.q(q))
+			if err != nil {
+				return fmt.Errorf("prepare %q: %w", q, err)
+			}
+			s.stmts.Store(stmtKey{db, q}, st)
+		}
+	}
+	return nil
+}
+
+// stmt returns the statement for query bound to the transaction, or nil for
+// a query that was not registered (it then runs unprepared).
+func (t *tx) stmt(ctx context.Context, query string) *sql.Stmt {
+	if v, ok := t.s.stmts.Load(stmtKey{t.db, query}); ok {
+		return t.tx.StmtContext(ctx, v.(*sql.Stmt))
 	}
 	return nil
 }
@@ -208,11 +297,18 @@ func (s *Store) classify(err error, what string) error {
 // tx implements store.Tx over one *sql.Tx.
 type tx struct {
 	s  *Store
+	db *sql.DB // the pool the transaction came from
 	tx *sql.Tx
 }
 
 func (t *tx) exec(ctx context.Context, what, query string, args ...any) (sql.Result, error) {
-	res, err := t.tx.ExecContext(ctx, t.s.q(query), args...)
+	var res sql.Result
+	var err error
+	if st := t.stmt(ctx, query); st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = t.tx.ExecContext(ctx, t.s.q(query), args...)
+	}
 	if err != nil {
 		return nil, t.s.classify(err, what)
 	}
@@ -220,11 +316,20 @@ func (t *tx) exec(ctx context.Context, what, query string, args ...any) (sql.Res
 }
 
 func (t *tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := t.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return t.tx.QueryRowContext(ctx, t.s.q(query), args...)
 }
 
 func (t *tx) query(ctx context.Context, what, query string, args ...any) (*sql.Rows, error) {
-	rows, err := t.tx.QueryContext(ctx, t.s.q(query), args...)
+	var rows *sql.Rows
+	var err error
+	if st := t.stmt(ctx, query); st != nil {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = t.tx.QueryContext(ctx, t.s.q(query), args...)
+	}
 	if err != nil {
 		return nil, t.s.classify(err, what)
 	}

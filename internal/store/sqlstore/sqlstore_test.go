@@ -2,9 +2,12 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sigilhq/sigil/internal/store"
 	"github.com/sigilhq/sigil/internal/store/storetest"
@@ -82,4 +85,40 @@ func TestRebindDollar(t *testing.T) {
 	if got != `SELECT a FROM t WHERE b = $1 AND c = '?' AND d = $2` {
 		t.Fatal(got)
 	}
+}
+
+// BenchmarkConcurrentInserts measures certificate inserts through Update
+// from many goroutines: the group-commit writer's capacity.
+func BenchmarkConcurrentInserts(b *testing.B) {
+	s, err := Open(context.Background(), "sqlite:"+filepath.Join(b.TempDir(), "sigil.db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	now := time.Now()
+	s.Update(ctx, func(tx store.Tx) error {
+		return tx.CAs().Insert(ctx, &store.CA{ID: "ca", ARN: "arn", Account: "1", Type: "ROOT", Status: "ACTIVE", UsageMode: "G",
+			KeyStorageSecurityStandard: "F", Config: []byte("{}"), KeyRef: []byte("k"), CSR: []byte("c"), CreatedAt: now, LastStateChangeAt: now})
+	})
+	der := make([]byte, 700)
+	var n atomic.Int64
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			err := s.Update(ctx, func(tx store.Tx) error {
+				if _, err := tx.CAs().Version(ctx, "ca"); err != nil {
+					return err
+				}
+				return tx.Certificates().Insert(ctx, &store.Certificate{CAID: "ca", Serial: fmt.Sprintf("%032x", i), Account: "1",
+					DER: der, NotBefore: now, NotAfter: now, IssuedAt: now, TemplateARN: "t"})
+			})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }

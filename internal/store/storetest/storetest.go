@@ -36,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 		{"Idempotency", testIdempotency},
 		{"Rollback", testRollback},
 		{"ConcurrentWriters", testConcurrentWriters},
+		{"ConcurrentMixedOutcomes", testMixedOutcomes},
 		{"Cancelled", testCancelled},
 	}
 	for _, tc := range tests {
@@ -157,6 +158,15 @@ func testCARoundTrip(t *testing.T, s store.Store) {
 	if got.Version != 2 {
 		t.Fatalf("version after update = %d", got.Version)
 	}
+	s.View(ctx, func(tx store.Tx) error {
+		if v, err := tx.CAs().Version(ctx, "ca-1"); v != 2 || err != nil {
+			t.Errorf("Version = %d, %v", v, err)
+		}
+		if _, err := tx.CAs().Version(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Version of a missing CA: %v", err)
+		}
+		return nil
+	})
 	var again *store.CA
 	s.View(ctx, func(tx store.Tx) (err error) { again, err = tx.CAs().Get(ctx, "ca-1"); return })
 	if again.Status != "ACTIVE" || !bytes.Equal(again.Certificate, []byte{0x30, 0x02}) || !again.NotAfter.Equal(base.AddDate(10, 0, 0)) ||
@@ -389,9 +399,14 @@ func testRollback(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
-	// A panic inside fn rolls back too, and the store stays usable.
+	// A panic inside fn reaches the caller, rolls back, and the store stays
+	// usable.
 	func() {
-		defer func() { recover() }()
+		defer func() {
+			if p := recover(); p != "bug" {
+				t.Errorf("panic not propagated to the caller: %v", p)
+			}
+		}()
 		s.Update(ctx, func(tx store.Tx) error {
 			tx.CAs().Insert(ctx, newCA("ca-2", "111111111111", base))
 			panic("bug")
@@ -443,6 +458,52 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 	s.View(ctx, func(tx store.Tx) error {
 		if n, _ := tx.Certificates().CountByCA(ctx, "ca-1"); n != workers*each {
 			t.Errorf("count = %d, want %d", n, workers*each)
+		}
+		return nil
+	})
+}
+
+// testMixedOutcomes runs concurrent writers of which half fail after
+// writing: exactly the successful ones persist (an implementation that
+// batches writers must isolate them).
+func testMixedOutcomes(t *testing.T, s store.Store) {
+	update(t, s, func(tx store.Tx) error { return tx.CAs().Insert(ctx, newCA("ca-1", "111111111111", base)) })
+	boom := errors.New("boom")
+	var wg sync.WaitGroup
+	errc := make(chan error, 100)
+	for i := 0; i < 100; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			err := s.Update(ctx, func(tx store.Tx) error {
+				if err := tx.Certificates().Insert(ctx, &store.Certificate{CAID: "ca-1", Serial: fmt.Sprintf("%04x", i),
+					Account: "111111111111", DER: []byte{1}, NotBefore: base, NotAfter: base, IssuedAt: base, TemplateARN: "t"}); err != nil {
+					return err
+				}
+				if i%2 == 1 {
+					return boom
+				}
+				return nil
+			})
+			if (i%2 == 1) != errors.Is(err, boom) {
+				errc <- fmt.Errorf("writer %d: %v", i, err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+	s.View(ctx, func(tx store.Tx) error {
+		if n, _ := tx.Certificates().CountByCA(ctx, "ca-1"); n != 50 {
+			t.Errorf("%d certificates persisted, want the 50 of the successful writers", n)
+		}
+		for i := 0; i < 100; i++ {
+			_, err := tx.Certificates().Get(ctx, "ca-1", fmt.Sprintf("%04x", i))
+			if (i%2 == 0) != (err == nil) {
+				t.Errorf("writer %d: persisted=%v", i, err == nil)
+			}
 		}
 		return nil
 	})
