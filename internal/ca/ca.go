@@ -136,6 +136,7 @@ type Service struct {
 	opts   Options
 	log    *slog.Logger
 	issuer issuerCache
+	recs   recordCache
 }
 
 // New returns a CA service.
@@ -151,7 +152,7 @@ func New(st store.Store, km keys.Manager, authz Authorizer, clk clock.Clock, opt
 		log = slog.Default()
 	}
 	return &Service{store: st, keys: km, authz: authz, clock: clk, opts: opts, log: log,
-		issuer: issuerCache{m: map[string]*issuerEntry{}}}
+		issuer: issuerCache{m: map[string]*issuerEntry{}}, recs: recordCache{m: map[string]*store.CA{}}}
 }
 
 // effectiveStatus reports EXPIRED for an active or disabled CA whose
@@ -214,3 +215,34 @@ func (c *issuerCache) get(rec *store.CA) (*issuerEntry, error) {
 }
 
 func decodeJSON(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// recordCache keeps CA records for issuance, the hot path. A cached record
+// is only a starting point: issuance re-reads the record's version inside
+// the transaction that stores the certificate and starts over if the CA
+// changed (here or on another node), so a stale copy can never let a
+// disabled or deleted CA issue.
+type recordCache struct {
+	mu sync.RWMutex
+	m  map[string]*store.CA
+}
+
+func (c *recordCache) get(id string) *store.CA {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.m[id]
+}
+
+func (c *recordCache) put(rec *store.CA) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) > 10000 {
+		clear(c.m)
+	}
+	c.m[rec.ID] = rec
+}
+
+func (c *recordCache) drop(id string) {
+	c.mu.Lock()
+	delete(c.m, id)
+	c.mu.Unlock()
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/sigilhq/sigil/internal/errs"
 	"github.com/sigilhq/sigil/internal/iam"
 	"github.com/sigilhq/sigil/internal/keys/soft"
+	"github.com/sigilhq/sigil/internal/lint"
 	"github.com/sigilhq/sigil/internal/pki"
 	"github.com/sigilhq/sigil/internal/seal"
 	"github.com/sigilhq/sigil/internal/store/sqlstore"
@@ -34,7 +35,7 @@ var admin = iam.Principal{Account: "111111111111", ARN: "arn:aws:iam::1111111111
 type env struct {
 	svc   *ca.Service
 	clk   *clock.Fake
-	lint  *pki.Linter
+	lint  *lint.Linter
 	store *sqlstore.Store
 }
 
@@ -48,7 +49,7 @@ func newEnv(t *testing.T) *env {
 	mk, _ := seal.NewMasterKey(bytes.Repeat([]byte{1}, 32))
 	kr := seal.NewKeyring(mk)
 	clk := clock.NewFake(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
-	linter, err := pki.NewLinter()
+	linter, err := lint.New()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -664,4 +665,29 @@ func TestErrorsAreClassified(t *testing.T) {
 	if !errors.As(err, new(*errs.Error)) || errs.CodeOf(err) != ca.CodeInvalidArn {
 		t.Fatalf("%v", err)
 	}
+}
+
+// TestCachedCANeverIssuesStale runs two services over one store (two nodes).
+// Node A has the CA cached; node B disables it; A must refuse to issue.
+func TestCachedCANeverIssuesStale(t *testing.T) {
+	e := newEnv(t)
+	mk, _ := seal.NewMasterKey(bytes.Repeat([]byte{1}, 32))
+	kr := seal.NewKeyring(mk)
+	nodeB := ca.New(e.store, soft.New(kr), iam.New(e.store, kr, e.clk), e.clk, ca.Options{Region: "us-east-1",
+		Logger: slog.New(slog.DiscardHandler)})
+	root := e.create(t, ca.Root, "Shared", pki.ECP256, pki.SHA256WithECDSA)
+	e.activateRoot(t, root, pki.SHA256WithECDSA, 1)
+	e.issue(t, ca.IssueInput{CAARN: root, CSR: leafCSR(t, "warm.example")}) // node A caches the CA
+
+	if err := nodeB.Update(ctx, admin, ca.UpdateInput{ARN: root, Status: ca.Disabled}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.svc.Issue(ctx, admin, ca.IssueInput{CAARN: root, CSR: leafCSR(t, "stale.example"), SigningAlgorithm: pki.SHA256WithECDSA,
+		Validity: pki.Validity{Type: pki.ValidityDays, Value: 1}})
+	wantErr(t, err, errs.State, "")
+	// And once B enables it again, A issues.
+	if err := nodeB.Update(ctx, admin, ca.UpdateInput{ARN: root, Status: ca.Active}); err != nil {
+		t.Fatal(err)
+	}
+	e.issue(t, ca.IssueInput{CAARN: root, CSR: leafCSR(t, "again.example")})
 }

@@ -29,43 +29,106 @@ type IssueInput struct {
 // Issue signs a certificate and returns its ARN. The certificate is stored
 // before the ARN is returned, so it can be fetched at once.
 func (s *Service) Issue(ctx context.Context, p iam.Principal, in IssueInput) (string, error) {
-	_, id, err := s.parseCAARN(in.CAARN)
+	req, err := s.prepareIssue(ctx, p, in)
 	if err != nil {
 		return "", err
 	}
+	fresh := false
+	for attempt := 0; ; attempt++ {
+		arn, cached, err := s.issueOnce(ctx, req, fresh)
+		switch {
+		case err == nil:
+			return arn, nil
+		case errors.Is(err, errCAChanged) && attempt < 3:
+			fresh = true // the CA changed while we signed: start over with a fresh record
+		case errors.Is(err, errCAChanged):
+			return "", concurrentModification(in.CAARN)
+		case cached:
+			// A refusal based on a cached record may be stale (the CA was
+			// renewed or re-enabled elsewhere): decide again on a fresh read.
+			s.recs.drop(req.caID)
+			fresh = true
+		default:
+			return "", err
+		}
+	}
+}
+
+// errCAChanged means the CA record changed between reading it and storing
+// a certificate; the certificate is discarded unseen.
+var errCAChanged = errors.New("certificate authority changed during issuance")
+
+// issueRequest is an issuance request whose input has been checked.
+type issueRequest struct {
+	in   IssueInput
+	caID string
+	tpl  *pki.Template
+	csr  *x509.CertificateRequest
+}
+
+// prepareIssue authorizes the caller and checks everything that does not
+// depend on the CA's current record.
+func (s *Service) prepareIssue(ctx context.Context, p iam.Principal, in IssueInput) (*issueRequest, error) {
+	_, id, err := s.parseCAARN(in.CAARN)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.authz.Authorize(ctx, p, "acm-pca:IssueCertificate", in.CAARN); err != nil {
-		return "", err
+		return nil, err
 	}
 	if in.SigningAlgorithm == "" {
-		return "", required("signingAlgorithm")
+		return nil, required("signingAlgorithm")
 	}
 	if !in.SigningAlgorithm.Valid() {
 		names := make([]string, len(pki.SigningAlgorithms))
 		for i, a := range pki.SigningAlgorithms {
 			names[i] = string(a)
 		}
-		return "", enumValidation("signingAlgorithm", string(in.SigningAlgorithm), names)
+		return nil, enumValidation("signingAlgorithm", string(in.SigningAlgorithm), names)
 	}
 	tpl, ok := pki.LookupTemplate(in.TemplateARN)
 	if !ok {
-		return "", invalidArgs("The template %s does not exist.", in.TemplateARN)
+		return nil, invalidArgs("The template %s does not exist.", in.TemplateARN)
 	}
 	if err := validateToken(in.IdempotencyToken); err != nil {
-		return "", err
+		return nil, err
 	}
 	csr, err := pki.ParseCSR(in.CSR)
 	if err != nil {
-		return "", errs.Coded(errs.Invalid, CodeMalformedCSR, "%s.", capitalize(err.Error()))
+		return nil, errs.Coded(errs.Invalid, CodeMalformedCSR, "%s.", capitalize(err.Error()))
 	}
+	return &issueRequest{in: in, caID: id, tpl: tpl, csr: csr}, nil
+}
 
-	var rec *store.CA
-	err = s.store.View(ctx, func(tx store.Tx) (err error) {
-		rec, err = s.loadCA(ctx, tx, id, in.CAARN)
-		return err
-	})
-	if err != nil {
-		return "", err
+// issueOnce makes one attempt. cached reports whether it relied on a cached
+// CA record; fresh forbids using one.
+func (s *Service) issueOnce(ctx context.Context, req *issueRequest, fresh bool) (arn string, cached bool, err error) {
+	in := req.in
+	rec := s.recs.get(req.caID)
+	if fresh || rec == nil || rec.ARN != in.CAARN || gone(rec, s.clock.Now()) {
+		err = s.store.View(ctx, func(tx store.Tx) (err error) {
+			rec, err = s.loadCA(ctx, tx, req.caID, in.CAARN)
+			return err
+		})
+		if err != nil {
+			return "", false, err
+		}
+		// Only a CA that can issue is cached; any other state is read
+		// fresh each time, so a refusal never outlives its cause.
+		if effectiveStatus(rec, s.clock.Now()) == Active {
+			s.recs.put(rec)
+		}
+	} else {
+		cached = true
 	}
+	arn, err = s.issueWith(ctx, req, rec)
+	return arn, cached, err
+}
+
+// issueWith checks the request against the CA record, signs, and stores the
+// certificate if the CA is unchanged at commit time.
+func (s *Service) issueWith(ctx context.Context, req *issueRequest, rec *store.CA) (string, error) {
+	in, tpl, csr := req.in, req.tpl, req.csr
 	var cfg Config
 	if err := decodeJSON(rec.Config, &cfg); err != nil {
 		return "", errs.Wrap(err, "decode CA config")
@@ -96,6 +159,7 @@ func (s *Service) Issue(ctx context.Context, p iam.Principal, in IssueInput) (st
 		if status != Active {
 			return "", invalidState("The certificate authority %s is %s; only an ACTIVE CA can issue certificates.", in.CAARN, status)
 		}
+		var err error
 		if issuer, err = s.issuer.get(rec); err != nil {
 			return "", errs.Wrap(err, "parse CA certificate")
 		}
@@ -160,10 +224,19 @@ func (s *Service) Issue(ctx context.Context, p iam.Principal, in IssueInput) (st
 		}
 		arn := certARN(rec.ARN, serial)
 		err = s.store.Update(ctx, func(tx store.Tx) error {
+			// The CA must still be what we signed with.
+			if v, err := tx.CAs().Version(ctx, rec.ID); err != nil || v != rec.Version {
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+				return errCAChanged
+			}
 			if in.IdempotencyToken != "" {
 				if err := tx.Idempotency().Put(ctx, &store.IdempotencyRecord{Scope: scope, Token: in.IdempotencyToken,
-					Fingerprint: fp, Result: arn, ExpiresAt: now.Add(IdempotencyWindow)}, now); err != nil {
+					Fingerprint: fp, Result: arn, ExpiresAt: now.Add(IdempotencyWindow)}, now); errors.Is(err, store.ErrConflict) {
 					return errIdempotencyRace
+				} else if err != nil {
+					return err
 				}
 			}
 			return tx.Certificates().Insert(ctx, &store.Certificate{
@@ -174,6 +247,9 @@ func (s *Service) Issue(ctx context.Context, p iam.Principal, in IssueInput) (st
 		switch {
 		case err == nil:
 			return arn, nil
+		case errors.Is(err, errCAChanged):
+			s.recs.drop(rec.ID)
+			return "", err
 		case errors.Is(err, errIdempotencyRace):
 			// A concurrent request with the same token committed first;
 			// this certificate is discarded unseen.

@@ -187,6 +187,7 @@ func (s *Service) Update(ctx context.Context, p iam.Principal, in UpdateInput) e
 
 // mutate applies change to a CA with optimistic concurrency.
 func (s *Service) mutate(ctx context.Context, id, arn string, change func(rec *store.CA, now time.Time) error) error {
+	defer s.recs.drop(id)
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		rec, err := s.loadCA(ctx, tx, id, arn)
 		if err != nil {

@@ -1,4 +1,4 @@
-package pki
+package pki_test
 
 import (
 	"bytes"
@@ -14,12 +14,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sigilhq/sigil/internal/lint"
+	"github.com/sigilhq/sigil/internal/pki"
 )
+
+// kuCA is the key usage of CA templates.
+const kuCA = x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign | x509.KeyUsageCRLSign
+
+var oidEKUCodeSigning = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 3}
 
 var testNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 
-var testLinter = func() *Linter {
-	l, err := NewLinter()
+var testLinter = func() *lint.Linter {
+	l, err := lint.New()
 	if err != nil {
 		panic(err)
 	}
@@ -46,7 +54,7 @@ func csrFor(t testing.TB, key crypto.Signer, tpl *x509.CertificateRequest) *x509
 	if err != nil {
 		t.Fatal(err)
 	}
-	csr, err := ParseCSR(EncodePEM("CERTIFICATE REQUEST", der))
+	csr, err := pki.ParseCSR(pki.EncodePEM("CERTIFICATE REQUEST", der))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,26 +62,26 @@ func csrFor(t testing.TB, key crypto.Signer, tpl *x509.CertificateRequest) *x509
 }
 
 // issue builds, lints (pre-sign), signs and parses a certificate.
-func issue(t testing.TB, p IssueParams, signer crypto.Signer) *x509.Certificate {
+func issue(t testing.TB, p pki.IssueParams, signer crypto.Signer) *x509.Certificate {
 	t.Helper()
 	if p.Serial == nil {
-		p.Serial, _ = RandomSerial()
+		p.Serial, _ = pki.RandomSerial()
 	}
 	if p.NotBefore.IsZero() {
 		p.NotBefore = testNow.Add(-time.Hour)
 		p.NotAfter = testNow.AddDate(1, 0, 0)
 	}
 	if p.SigningAlgorithm == "" {
-		p.SigningAlgorithm = SHA256WithECDSA
+		p.SigningAlgorithm = pki.SHA256WithECDSA
 	}
-	tpl, err := Build(p)
+	tpl, err := pki.Build(p)
 	if err != nil {
 		t.Fatalf("Build(%s): %v", p.Template.Name, err)
 	}
 	if err := testLinter.Check(tpl, p.Issuer); err != nil {
 		t.Fatalf("pre-sign lint (%s): %v", p.Template.Name, err)
 	}
-	der, err := Sign(tpl, p.Issuer, signer)
+	der, err := pki.Sign(tpl, p.Issuer, signer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,17 +99,17 @@ func issue(t testing.TB, p IssueParams, signer crypto.Signer) *x509.Certificate 
 func newRoot(t testing.TB) testCA {
 	t.Helper()
 	key := newKey(t)
-	sub := &Subject{CommonName: "Test Root", Organization: "Sigil", Country: "us"}
-	der, err := CreateCSR(sub, SHA256WithECDSA, key, nil, nil)
+	sub := &pki.Subject{CommonName: "Test Root", Organization: "Sigil", Country: "us"}
+	der, err := pki.CreateCSR(sub, pki.SHA256WithECDSA, key, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	csr, err := ParseCSR(der)
+	csr, err := pki.ParseCSR(der)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tpl, _ := LookupTemplate(TemplateARNPrefix + "RootCACertificate/V1")
-	c := issue(t, IssueParams{Template: tpl, CSR: csr, NotBefore: testNow.Add(-time.Hour), NotAfter: testNow.AddDate(10, 0, 0)}, key)
+	tpl, _ := pki.LookupTemplate(pki.TemplateARNPrefix + "RootCACertificate/V1")
+	c := issue(t, pki.IssueParams{Template: tpl, CSR: csr, NotBefore: testNow.Add(-time.Hour), NotAfter: testNow.AddDate(10, 0, 0)}, key)
 	return testCA{c, key}
 }
 
@@ -117,8 +125,8 @@ func ext(c *x509.Certificate, oid asn1.ObjectIdentifier) *pkix.Extension {
 func TestRootCertificate(t *testing.T) {
 	root := newRoot(t)
 	c := root.cert
-	if !IsSelfSigned(c) || !c.IsCA || c.MaxPathLen != -1 {
-		t.Fatalf("root: selfSigned=%v isCA=%v pathLen=%d", IsSelfSigned(c), c.IsCA, c.MaxPathLen)
+	if !pki.IsSelfSigned(c) || !c.IsCA || c.MaxPathLen != -1 {
+		t.Fatalf("root: selfSigned=%v isCA=%v pathLen=%d", pki.IsSelfSigned(c), c.IsCA, c.MaxPathLen)
 	}
 	if c.KeyUsage != x509.KeyUsageDigitalSignature|x509.KeyUsageCertSign|x509.KeyUsageCRLSign {
 		t.Fatalf("root key usage %v", c.KeyUsage)
@@ -126,13 +134,13 @@ func TestRootCertificate(t *testing.T) {
 	if len(c.AuthorityKeyId) != 0 {
 		t.Fatal("self-signed root carries an AKI")
 	}
-	if e := ext(c, OIDExtBasicConstraints); e == nil || !e.Critical {
+	if e := ext(c, pki.OIDExtBasicConstraints); e == nil || !e.Critical {
 		t.Fatal("root basic constraints missing or not critical")
 	}
 	if c.Subject.Country[0] != "US" {
 		t.Fatalf("country not upper-cased: %v", c.Subject.Country)
 	}
-	if err := CheckCACertificate(c); err != nil {
+	if err := pki.CheckCACertificate(c); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -148,24 +156,24 @@ func TestEveryTemplateIsLintClean(t *testing.T) {
 	// variants, the CSR for CSR variants.
 	caCSR := csrFor(t, leafKey, &x509.CertificateRequest{
 		Subject:         pkix.Name{CommonName: "Sub CA"},
-		ExtraExtensions: []pkix.Extension{mustExt(MarshalKeyUsage(kuCA, true))},
+		ExtraExtensions: []pkix.Extension{mustExt(pki.MarshalKeyUsage(kuCA, true))},
 	})
-	eeAPI := &Extensions{
-		KeyUsage:         &KeyUsage{DigitalSignature: true},
-		ExtendedKeyUsage: []ExtendedKeyUsage{{ExtendedKeyUsageType: "CLIENT_AUTH"}, {ExtendedKeyUsageType: "SMART_CARD_LOGIN"}},
+	eeAPI := &pki.Extensions{
+		KeyUsage:         &pki.KeyUsage{DigitalSignature: true},
+		ExtendedKeyUsage: []pki.ExtendedKeyUsage{{ExtendedKeyUsageType: "CLIENT_AUTH"}, {ExtendedKeyUsageType: "SMART_CARD_LOGIN"}},
 	}
-	caAPI := &Extensions{KeyUsage: &KeyUsage{DigitalSignature: true, KeyCertSign: true, CRLSign: true}}
-	if n := len(Templates()); n != 57 {
+	caAPI := &pki.Extensions{KeyUsage: &pki.KeyUsage{DigitalSignature: true, KeyCertSign: true, CRLSign: true}}
+	if n := len(pki.Templates()); n != 57 {
 		t.Fatalf("catalogue has %d templates, want 57", n)
 	}
-	for _, tpl := range Templates() {
+	for _, tpl := range pki.Templates() {
 		t.Run(tpl.Name, func(t *testing.T) {
-			p := IssueParams{Template: tpl, CSR: csr, Issuer: root.cert, APIExtensions: eeAPI}
+			p := pki.IssueParams{Template: tpl, CSR: csr, Issuer: root.cert, APIExtensions: eeAPI}
 			if tpl.IsCA() {
 				p.CSR, p.APIExtensions = caCSR, caAPI
 			}
 			signer := root.key
-			if tpl.Kind == RootCA {
+			if tpl.Kind == pki.RootCA {
 				// A root template self-signs the CA's own key.
 				p.Issuer = nil
 				p.CSR = csrFor(t, leafKey, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "Another Root"}})
@@ -179,19 +187,19 @@ func TestEveryTemplateIsLintClean(t *testing.T) {
 			if tpl.IsCA() && tpl.PathLen >= 0 && (c.MaxPathLen != tpl.PathLen || (tpl.PathLen == 0 && !c.MaxPathLenZero)) {
 				t.Fatalf("path length %d (zero=%v), want %d", c.MaxPathLen, c.MaxPathLenZero, tpl.PathLen)
 			}
-			bc := ext(c, OIDExtBasicConstraints)
+			bc := ext(c, pki.OIDExtBasicConstraints)
 			if bc == nil || bc.Critical != tpl.BasicConstraintsCritical {
 				t.Fatalf("basic constraints %+v, want critical=%v", bc, tpl.BasicConstraintsCritical)
 			}
 			if !bytes.Equal(c.SubjectKeyId, mustKeyID(t, c.RawSubjectPublicKeyInfo)) {
 				t.Fatal("SKI not derived from the subject key")
 			}
-			if tpl.Kind != RootCA && !bytes.Equal(c.AuthorityKeyId, root.cert.SubjectKeyId) {
+			if tpl.Kind != pki.RootCA && !bytes.Equal(c.AuthorityKeyId, root.cert.SubjectKeyId) {
 				t.Fatal("AKI is not the issuer's SKI")
 			}
 			switch {
 			case !tpl.Blank:
-				if want := TemplateKeyUsage(tpl, leafKey.Public()); c.KeyUsage != want {
+				if want := pki.TemplateKeyUsage(tpl, leafKey.Public()); c.KeyUsage != want {
 					t.Fatalf("key usage %v, want %v", c.KeyUsage, want)
 				}
 			case tpl.IsCA():
@@ -211,7 +219,7 @@ func TestEveryTemplateIsLintClean(t *testing.T) {
 }
 
 func mustKeyID(t *testing.T, spki []byte) []byte {
-	id, err := KeyID(spki)
+	id, err := pki.KeyID(spki)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,11 +250,11 @@ func TestEndEntityExtensions(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tpl, ok := LookupTemplate(tc.name)
+			tpl, ok := pki.LookupTemplate(tc.name)
 			if !ok {
 				t.Fatal("template missing")
 			}
-			c := issue(t, IssueParams{Template: tpl, CSR: csr, Issuer: root.cert}, root.key)
+			c := issue(t, pki.IssueParams{Template: tpl, CSR: csr, Issuer: root.cert}, root.key)
 			if c.KeyUsage != tc.ku {
 				t.Errorf("KU %v, want %v", c.KeyUsage, tc.ku)
 			}
@@ -258,13 +266,13 @@ func TestEndEntityExtensions(t *testing.T) {
 					t.Errorf("EKU %v, want %v", c.ExtKeyUsage, tc.eku)
 				}
 			}
-			if e := ext(c, OIDExtExtKeyUsage); e.Critical != tc.ekuCritical {
+			if e := ext(c, pki.OIDExtExtKeyUsage); e.Critical != tc.ekuCritical {
 				t.Errorf("EKU critical = %v", e.Critical)
 			}
-			if e := ext(c, OIDExtKeyUsage); !e.Critical {
+			if e := ext(c, pki.OIDExtKeyUsage); !e.Critical {
 				t.Error("KU not critical")
 			}
-			if c.IsCA || ext(c, OIDExtBasicConstraints).Critical {
+			if c.IsCA || ext(c, pki.OIDExtBasicConstraints).Critical {
 				t.Error("end-entity basic constraints wrong")
 			}
 			if len(c.DNSNames) != 2 || len(c.IPAddresses) != 1 || len(c.EmailAddresses) != 1 {
@@ -281,30 +289,30 @@ func TestPassthroughPriority(t *testing.T) {
 	root := newRoot(t)
 	key := newKey(t)
 	// The CSR asks for a CA and for code signing; it also asks for a policy.
-	cpCSR, _ := MarshalCertificatePolicies([]PolicyInformation{{CertPolicyId: "1.2.3.4"}})
+	cpCSR, _ := pki.MarshalCertificatePolicies([]pki.PolicyInformation{{CertPolicyId: "1.2.3.4"}})
 	csr := csrFor(t, key, &x509.CertificateRequest{
 		Subject:  pkix.Name{CommonName: "csr-subject"},
 		DNSNames: []string{"csr.example"},
 		ExtraExtensions: []pkix.Extension{
-			mustExt(MarshalBasicConstraints(true, -1, true)),
-			mustExt(MarshalExtKeyUsage([]asn1.ObjectIdentifier{oidEKUCodeSigning}, false)),
+			mustExt(pki.MarshalBasicConstraints(true, -1, true)),
+			mustExt(pki.MarshalExtKeyUsage([]asn1.ObjectIdentifier{oidEKUCodeSigning}, false)),
 			cpCSR,
 		},
 	})
-	apiSubject := &Subject{CommonName: "api-subject", Organization: "API Org"}
-	api := &Extensions{
-		SubjectAlternativeNames: []GeneralName{{DnsName: "api.example"}, {IpAddress: "2001:db8::1"},
+	apiSubject := &pki.Subject{CommonName: "api-subject", Organization: "API Org"}
+	api := &pki.Extensions{
+		SubjectAlternativeNames: []pki.GeneralName{{DnsName: "api.example"}, {IpAddress: "2001:db8::1"},
 			{UniformResourceIdentifier: "spiffe://example.org/ns/a"}, {Rfc822Name: "a@example.com"},
-			{DirectoryName: &Subject{CommonName: "dir"}}, {OtherName: &OtherName{TypeId: "1.3.6.1.4.1.311.20.2.3", Value: "upn@example"}},
-			{RegisteredId: "1.2.3.4.5"}, {EdiPartyName: &EdiPartyName{PartyName: "party", NameAssigner: "assigner"}}},
-		CertificatePolicies: []PolicyInformation{{CertPolicyId: "2.23.140.1.2.1",
-			PolicyQualifiers: []PolicyQualifier{{PolicyQualifierId: "CPS", Qualifier: Qualifier{CpsUri: "https://cps.example"}}}}},
-		CustomExtensions: []CustomExtension{{ObjectIdentifier: "1.3.6.1.4.1.99999.1", Value: []byte{0x05, 0x00}}},
-		KeyUsage:         &KeyUsage{CRLSign: true},
+			{DirectoryName: &pki.Subject{CommonName: "dir"}}, {OtherName: &pki.OtherName{TypeId: "1.3.6.1.4.1.311.20.2.3", Value: "upn@example"}},
+			{RegisteredId: "1.2.3.4.5"}, {EdiPartyName: &pki.EdiPartyName{PartyName: "party", NameAssigner: "assigner"}}},
+		CertificatePolicies: []pki.PolicyInformation{{CertPolicyId: "2.23.140.1.2.1",
+			PolicyQualifiers: []pki.PolicyQualifier{{PolicyQualifierId: "CPS", Qualifier: pki.Qualifier{CpsUri: "https://cps.example"}}}}},
+		CustomExtensions: []pki.CustomExtension{{ObjectIdentifier: "1.3.6.1.4.1.99999.1", Value: []byte{0x05, 0x00}}},
+		KeyUsage:         &pki.KeyUsage{CRLSign: true},
 	}
 	get := func(name string) *x509.Certificate {
-		tpl, _ := LookupTemplate(name)
-		return issue(t, IssueParams{Template: tpl, CSR: csr, Issuer: root.cert, APISubject: apiSubject, APIExtensions: api}, root.key)
+		tpl, _ := pki.LookupTemplate(name)
+		return issue(t, pki.IssueParams{Template: tpl, CSR: csr, Issuer: root.cert, APISubject: apiSubject, APIExtensions: api}, root.key)
 	}
 
 	base := get("EndEntityCertificate/V1")
@@ -359,30 +367,30 @@ func TestBuildRejects(t *testing.T) {
 	root := newRoot(t)
 	key := newKey(t)
 	csr := csrFor(t, key, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "x"}})
-	apiTpl, _ := LookupTemplate("EndEntityCertificate_APIPassthrough/V1")
+	apiTpl, _ := pki.LookupTemplate("EndEntityCertificate_APIPassthrough/V1")
 	serial := big.NewInt(1)
-	cases := map[string]IssueParams{
-		"custom extension overriding SKI":  {APIExtensions: &Extensions{CustomExtensions: []CustomExtension{{ObjectIdentifier: "2.5.29.14", Value: []byte{4, 1, 1}}}}},
-		"custom extension not DER":         {APIExtensions: &Extensions{CustomExtensions: []CustomExtension{{ObjectIdentifier: "1.2.3", Value: []byte{0x30, 0x05}}}}},
-		"custom extension duplicate of KU": {APIExtensions: &Extensions{CustomExtensions: []CustomExtension{{ObjectIdentifier: "2.5.29.15", Value: []byte{3, 2, 7, 0x80}}}}},
-		"bad DNS name":                     {APIExtensions: &Extensions{SubjectAlternativeNames: []GeneralName{{DnsName: "bad name"}}}},
-		"two fields in one name":           {APIExtensions: &Extensions{SubjectAlternativeNames: []GeneralName{{DnsName: "a.example", IpAddress: "1.2.3.4"}}}},
-		"bad IP":                           {APIExtensions: &Extensions{SubjectAlternativeNames: []GeneralName{{IpAddress: "300.1.1.1"}}}},
-		"mixed custom subject":             {APISubject: &Subject{CommonName: "x", CustomAttributes: []Attribute{{ObjectIdentifier: "2.5.4.3", Value: "y"}}}},
-		"long common name":                 {APISubject: &Subject{CommonName: strings.Repeat("a", 65)}},
-		"bad country":                      {APISubject: &Subject{Country: "USA"}},
-		"bad policy qualifier":             {APIExtensions: &Extensions{CertificatePolicies: []PolicyInformation{{CertPolicyId: "1.2.3", PolicyQualifiers: []PolicyQualifier{{PolicyQualifierId: "UserNotice"}}}}}},
-		"bad EKU on blank":                 {APIExtensions: &Extensions{ExtendedKeyUsage: []ExtendedKeyUsage{{ExtendedKeyUsageType: "NOPE"}}}},
+	cases := map[string]pki.IssueParams{
+		"custom extension overriding SKI":  {APIExtensions: &pki.Extensions{CustomExtensions: []pki.CustomExtension{{ObjectIdentifier: "2.5.29.14", Value: []byte{4, 1, 1}}}}},
+		"custom extension not DER":         {APIExtensions: &pki.Extensions{CustomExtensions: []pki.CustomExtension{{ObjectIdentifier: "1.2.3", Value: []byte{0x30, 0x05}}}}},
+		"custom extension duplicate of KU": {APIExtensions: &pki.Extensions{CustomExtensions: []pki.CustomExtension{{ObjectIdentifier: "2.5.29.15", Value: []byte{3, 2, 7, 0x80}}}}},
+		"bad DNS name":                     {APIExtensions: &pki.Extensions{SubjectAlternativeNames: []pki.GeneralName{{DnsName: "bad name"}}}},
+		"two fields in one name":           {APIExtensions: &pki.Extensions{SubjectAlternativeNames: []pki.GeneralName{{DnsName: "a.example", IpAddress: "1.2.3.4"}}}},
+		"bad IP":                           {APIExtensions: &pki.Extensions{SubjectAlternativeNames: []pki.GeneralName{{IpAddress: "300.1.1.1"}}}},
+		"mixed custom subject":             {APISubject: &pki.Subject{CommonName: "x", CustomAttributes: []pki.Attribute{{ObjectIdentifier: "2.5.4.3", Value: "y"}}}},
+		"long common name":                 {APISubject: &pki.Subject{CommonName: strings.Repeat("a", 65)}},
+		"bad country":                      {APISubject: &pki.Subject{Country: "USA"}},
+		"bad policy qualifier":             {APIExtensions: &pki.Extensions{CertificatePolicies: []pki.PolicyInformation{{CertPolicyId: "1.2.3", PolicyQualifiers: []pki.PolicyQualifier{{PolicyQualifierId: "UserNotice"}}}}}},
+		"bad EKU on blank":                 {APIExtensions: &pki.Extensions{ExtendedKeyUsage: []pki.ExtendedKeyUsage{{ExtendedKeyUsageType: "NOPE"}}}},
 	}
 	for name, p := range cases {
 		t.Run(name, func(t *testing.T) {
 			p.Template = apiTpl
 			if name == "bad EKU on blank" {
-				p.Template, _ = LookupTemplate("BlankEndEntityCertificate_APIPassthrough/V1")
+				p.Template, _ = pki.LookupTemplate("BlankEndEntityCertificate_APIPassthrough/V1")
 			}
 			p.CSR, p.Issuer, p.Serial = csr, root.cert, serial
-			p.NotBefore, p.NotAfter, p.SigningAlgorithm = testNow, testNow.Add(time.Hour), SHA256WithECDSA
-			if _, err := Build(p); err == nil {
+			p.NotBefore, p.NotAfter, p.SigningAlgorithm = testNow, testNow.Add(time.Hour), pki.SHA256WithECDSA
+			if _, err := pki.Build(p); err == nil {
 				t.Fatal("accepted")
 			}
 		})
@@ -393,17 +401,17 @@ func TestLintCatchesBadCertificate(t *testing.T) {
 	root := newRoot(t)
 	key := newKey(t)
 	csr := csrFor(t, key, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "x"}})
-	tpl, _ := LookupTemplate("BlankEndEntityCertificate_APIPassthrough/V1")
+	tpl, _ := pki.LookupTemplate("BlankEndEntityCertificate_APIPassthrough/V1")
 	// keyCertSign on an end-entity certificate breaks RFC 5280 4.2.1.3.
-	p := IssueParams{Template: tpl, CSR: csr, Issuer: root.cert, Serial: big.NewInt(7),
-		NotBefore: testNow, NotAfter: testNow.Add(time.Hour), SigningAlgorithm: SHA256WithECDSA,
-		APIExtensions: &Extensions{KeyUsage: &KeyUsage{KeyCertSign: true}}}
-	c, err := Build(p)
+	p := pki.IssueParams{Template: tpl, CSR: csr, Issuer: root.cert, Serial: big.NewInt(7),
+		NotBefore: testNow, NotAfter: testNow.Add(time.Hour), SigningAlgorithm: pki.SHA256WithECDSA,
+		APIExtensions: &pki.Extensions{KeyUsage: &pki.KeyUsage{KeyCertSign: true}}}
+	c, err := pki.Build(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = testLinter.Check(c, root.cert)
-	le, ok := err.(*LintError)
+	le, ok := err.(*pki.LintError)
 	if !ok || len(le.Findings) == 0 || !strings.Contains(err.Error(), "e_") {
 		t.Fatalf("lint did not catch keyCertSign on an end entity: %v", err)
 	}
@@ -411,8 +419,8 @@ func TestLintCatchesBadCertificate(t *testing.T) {
 
 func TestCSRChecks(t *testing.T) {
 	key := newKey(t)
-	good := EncodePEM("CERTIFICATE REQUEST", mustCSR(t, key, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "ok"}}))
-	if _, err := ParseCSR(good); err != nil {
+	good := pki.EncodePEM("CERTIFICATE REQUEST", mustCSR(t, key, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "ok"}}))
+	if _, err := pki.ParseCSR(good); err != nil {
 		t.Fatal(err)
 	}
 	// A flipped byte in the signature must be caught.
@@ -423,13 +431,13 @@ func TestCSRChecks(t *testing.T) {
 		"empty":      nil,
 		"garbage":    []byte("not a csr"),
 		"bad pem":    []byte("-----BEGIN CERTIFICATE REQUEST-----\n!!!\n-----END CERTIFICATE REQUEST-----\n"),
-		"wrong type": EncodePEM("CERTIFICATE", []byte{1, 2}),
-		"bad sig":    EncodePEM("CERTIFICATE REQUEST", der),
-		"no subject": EncodePEM("CERTIFICATE REQUEST", noSubject),
+		"wrong type": pki.EncodePEM("CERTIFICATE", []byte{1, 2}),
+		"bad sig":    pki.EncodePEM("CERTIFICATE REQUEST", der),
+		"no subject": pki.EncodePEM("CERTIFICATE REQUEST", noSubject),
 		"two blocks": append(append([]byte{}, good...), good...),
-		"huge":       bytes.Repeat([]byte("A"), MaxCSRBytes+1),
+		"huge":       bytes.Repeat([]byte("A"), pki.MaxCSRBytes+1),
 	} {
-		if _, err := ParseCSR(b); err == nil {
+		if _, err := pki.ParseCSR(b); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -446,23 +454,23 @@ func mustCSR(t *testing.T, key crypto.Signer, tpl *x509.CertificateRequest) []by
 func TestValidity(t *testing.T) {
 	now := time.Date(2026, 1, 31, 10, 0, 0, 0, time.UTC)
 	cases := []struct {
-		v    Validity
+		v    pki.Validity
 		want time.Time
 		bad  bool
 	}{
-		{Validity{ValidityDays, 365}, now.AddDate(0, 0, 365), false},
-		{Validity{ValidityMonths, 1}, now.AddDate(0, 1, 0), false},
-		{Validity{ValidityYears, 10}, now.AddDate(10, 0, 0), false},
-		{Validity{ValidityAbsolute, 1893456000}, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), false},
-		{Validity{ValidityEndDate, 301231235959}, time.Date(2030, 12, 31, 23, 59, 59, 0, time.UTC), false},
-		{Validity{ValidityEndDate, 991231235959}, time.Date(1999, 12, 31, 23, 59, 59, 0, time.UTC), false},
-		{Validity{ValidityEndDate, 50101000000}, time.Date(2005, 1, 1, 0, 0, 0, 0, time.UTC), false},
-		{Validity{ValidityEndDate, 20491231235959}, time.Date(2049, 12, 31, 23, 59, 59, 0, time.UTC), false},
-		{Validity{ValidityEndDate, 301332000000}, time.Time{}, true},
-		{Validity{ValidityEndDate, 123}, time.Date(2000, 0, 0, 0, 1, 23, 0, time.UTC), true},
-		{Validity{ValidityDays, 0}, time.Time{}, true},
-		{Validity{"WEEKS", 1}, time.Time{}, true},
-		{Validity{ValidityYears, 9000}, time.Time{}, true},
+		{pki.Validity{pki.ValidityDays, 365}, now.AddDate(0, 0, 365), false},
+		{pki.Validity{pki.ValidityMonths, 1}, now.AddDate(0, 1, 0), false},
+		{pki.Validity{pki.ValidityYears, 10}, now.AddDate(10, 0, 0), false},
+		{pki.Validity{pki.ValidityAbsolute, 1893456000}, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), false},
+		{pki.Validity{pki.ValidityEndDate, 301231235959}, time.Date(2030, 12, 31, 23, 59, 59, 0, time.UTC), false},
+		{pki.Validity{pki.ValidityEndDate, 991231235959}, time.Date(1999, 12, 31, 23, 59, 59, 0, time.UTC), false},
+		{pki.Validity{pki.ValidityEndDate, 50101000000}, time.Date(2005, 1, 1, 0, 0, 0, 0, time.UTC), false},
+		{pki.Validity{pki.ValidityEndDate, 20491231235959}, time.Date(2049, 12, 31, 23, 59, 59, 0, time.UTC), false},
+		{pki.Validity{pki.ValidityEndDate, 301332000000}, time.Time{}, true},
+		{pki.Validity{pki.ValidityEndDate, 123}, time.Date(2000, 0, 0, 0, 1, 23, 0, time.UTC), true},
+		{pki.Validity{pki.ValidityDays, 0}, time.Time{}, true},
+		{pki.Validity{"WEEKS", 1}, time.Time{}, true},
+		{pki.Validity{pki.ValidityYears, 9000}, time.Time{}, true},
 	}
 	for _, c := range cases {
 		got, err := c.v.End(now)
@@ -476,10 +484,10 @@ func TestValidity(t *testing.T) {
 			t.Errorf("%+v: got %v %v, want %v", c.v, got, err, c.want)
 		}
 	}
-	if _, err := (Validity{ValidityDays, 1}).Start(); err == nil {
+	if _, err := (pki.Validity{pki.ValidityDays, 1}).Start(); err == nil {
 		t.Error("ValidityNotBefore of type DAYS accepted")
 	}
-	if s, err := (Validity{ValidityAbsolute, 1767225600}).Start(); err != nil || !s.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) {
+	if s, err := (pki.Validity{pki.ValidityAbsolute, 1767225600}).Start(); err != nil || !s.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("Start = %v %v", s, err)
 	}
 }
@@ -487,58 +495,58 @@ func TestValidity(t *testing.T) {
 func TestSerials(t *testing.T) {
 	seen := map[string]bool{}
 	for i := 0; i < 1000; i++ {
-		n, err := RandomSerial()
+		n, err := pki.RandomSerial()
 		if err != nil {
 			t.Fatal(err)
 		}
 		if n.Sign() <= 0 || n.BitLen() > 127 {
 			t.Fatalf("serial out of range: %v", n)
 		}
-		h := SerialHex(n)
+		h := pki.SerialHex(n)
 		if len(h) != 32 || seen[h] {
 			t.Fatalf("bad or repeated serial %s", h)
 		}
 		seen[h] = true
-		back, err := ParseSerialHex(h)
+		back, err := pki.ParseSerialHex(h)
 		if err != nil || back.Cmp(n) != 0 {
 			t.Fatal("serial does not round-trip")
 		}
 	}
-	if n, err := ParseSerialHex("0a:1b:2c"); err != nil || n.Int64() != 0x0a1b2c {
+	if n, err := pki.ParseSerialHex("0a:1b:2c"); err != nil || n.Int64() != 0x0a1b2c {
 		t.Fatalf("colon form: %v %v", n, err)
 	}
 	for _, bad := range []string{"", "xyz", "-1", "0", strings.Repeat("f", 41)} {
-		if _, err := ParseSerialHex(bad); err == nil {
+		if _, err := pki.ParseSerialHex(bad); err == nil {
 			t.Errorf("ParseSerialHex(%q) accepted", bad)
 		}
 	}
 }
 
 func TestLookupTemplate(t *testing.T) {
-	if tpl, ok := LookupTemplate(""); !ok || tpl.Name != DefaultTemplate {
+	if tpl, ok := pki.LookupTemplate(""); !ok || tpl.Name != pki.DefaultTemplate {
 		t.Fatal("empty name is not the default template")
 	}
 	for _, name := range []string{"arn:aws:acm-pca:::template/SubordinateCACertificate_PathLen0/V1", "SubordinateCACertificate_PathLen0/V1"} {
-		if tpl, ok := LookupTemplate(name); !ok || tpl.PathLen != 0 || tpl.Kind != SubordinateCA {
+		if tpl, ok := pki.LookupTemplate(name); !ok || tpl.PathLen != 0 || tpl.Kind != pki.SubordinateCA {
 			t.Fatalf("%s: %+v %v", name, tpl, ok)
 		}
 	}
 	for _, bad := range []string{"arn:aws:acm-pca:::template/Nope/V1", "arn:aws-cn:acm-pca:::template/EndEntityCertificate/V1", "RootCACertificate_CSRPassthrough/V1"} {
-		if _, ok := LookupTemplate(bad); ok {
+		if _, ok := pki.LookupTemplate(bad); ok {
 			t.Errorf("%s found", bad)
 		}
 	}
 }
 
 func TestAlgorithms(t *testing.T) {
-	for _, s := range SigningAlgorithms {
-		for _, k := range KeyAlgorithms {
+	for _, s := range pki.SigningAlgorithms {
+		for _, k := range pki.KeyAlgorithms {
 			if got, want := s.CompatibleWith(k), string(s.Family()) == string(k.Family()); got != want {
 				t.Errorf("%s with %s: %v", s, k, got)
 			}
 		}
 	}
-	if SigningAlgorithm("MD5WITHRSA").Valid() || KeyAlgorithm("RSA_1024").Valid() {
+	if pki.SigningAlgorithm("MD5WITHRSA").Valid() || pki.KeyAlgorithm("RSA_1024").Valid() {
 		t.Fatal("unsupported algorithm reported valid")
 	}
 }
@@ -546,11 +554,11 @@ func TestAlgorithms(t *testing.T) {
 func FuzzParseCSR(f *testing.F) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "seed"}}, key)
-	f.Add(EncodePEM("CERTIFICATE REQUEST", der))
+	f.Add(pki.EncodePEM("CERTIFICATE REQUEST", der))
 	f.Add(der)
 	f.Add([]byte("-----BEGIN CERTIFICATE REQUEST-----\n-----END CERTIFICATE REQUEST-----\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		csr, err := ParseCSR(b)
+		csr, err := pki.ParseCSR(b)
 		if err == nil && csr.CheckSignature() != nil {
 			t.Fatal("accepted a CSR whose signature does not verify")
 		}
@@ -560,7 +568,7 @@ func FuzzParseCSR(f *testing.F) {
 func FuzzParseCertificatesPEM(f *testing.F) {
 	f.Add([]byte("-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		certs, err := ParseCertificatesPEM(b)
+		certs, err := pki.ParseCertificatesPEM(b)
 		if err == nil && len(certs) == 0 {
 			t.Fatal("no error and no certificates")
 		}
@@ -569,7 +577,7 @@ func FuzzParseCertificatesPEM(f *testing.F) {
 
 func TestRSAKeepsKeyEncipherment(t *testing.T) {
 	root := newRoot(t)
-	rsaKey, err := GenerateKey(RSA2048, rand.Reader)
+	rsaKey, err := pki.GenerateKey(pki.RSA2048, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -579,8 +587,8 @@ func TestRSAKeepsKeyEncipherment(t *testing.T) {
 		"EndEntityServerAuthCertificate/V1": x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		"EndEntityClientAuthCertificate/V1": x509.KeyUsageDigitalSignature,
 	} {
-		tpl, _ := LookupTemplate(name)
-		if c := issue(t, IssueParams{Template: tpl, CSR: csr, Issuer: root.cert}, root.key); c.KeyUsage != want {
+		tpl, _ := pki.LookupTemplate(name)
+		if c := issue(t, pki.IssueParams{Template: tpl, CSR: csr, Issuer: root.cert}, root.key); c.KeyUsage != want {
 			t.Errorf("%s: KU %v, want %v", name, c.KeyUsage, want)
 		}
 	}

@@ -1,4 +1,6 @@
-package pki
+// Package lint checks certificates with zlint's RFC 5280 family of lints,
+// both after signing and, with a throwaway key, before a real CA key signs.
+package lint
 
 import (
 	"crypto"
@@ -9,27 +11,14 @@ import (
 	"crypto/x509"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 
 	zx509 "github.com/zmap/zcrypto/x509"
 	"github.com/zmap/zlint/v3"
 	"github.com/zmap/zlint/v3/lint"
+
+	"github.com/sigilhq/sigil/internal/pki"
 )
-
-// Finding is one failed lint.
-type Finding struct {
-	Lint    string
-	Status  string
-	Details string
-}
-
-func (f Finding) String() string {
-	if f.Details != "" {
-		return fmt.Sprintf("%s (%s: %s)", f.Lint, f.Status, f.Details)
-	}
-	return fmt.Sprintf("%s (%s)", f.Lint, f.Status)
-}
 
 // Linter runs zlint's RFC 5280 family lints (RFC 5280, 5480, 5891, 8813)
 // over certificates. Before a CA key signs anything, Check lints the exact
@@ -46,12 +35,12 @@ type Linter struct {
 	initErr   error
 }
 
-// LintSources are the zlint sources Sigil enforces.
-var LintSources = lint.SourceList{lint.RFC5280, lint.RFC5480, lint.RFC5891, lint.RFC8813}
+// Sources are the zlint sources Sigil enforces.
+var Sources = lint.SourceList{lint.RFC5280, lint.RFC5480, lint.RFC5891, lint.RFC8813}
 
-// NewLinter builds a linter over LintSources.
-func NewLinter() (*Linter, error) {
-	reg, err := lint.GlobalRegistry().Filter(lint.FilterOptions{IncludeSources: LintSources})
+// New builds a linter over Sources.
+func New() (*Linter, error) {
+	reg, err := lint.GlobalRegistry().Filter(lint.FilterOptions{IncludeSources: Sources})
 	if err != nil {
 		return nil, fmt.Errorf("zlint registry: %w", err)
 	}
@@ -60,14 +49,14 @@ func NewLinter() (*Linter, error) {
 
 // LintDER lints a signed certificate and returns its error and fatal
 // findings, sorted by lint name.
-func (l *Linter) LintDER(der []byte) ([]Finding, error) {
+func (l *Linter) LintDER(der []byte) ([]pki.Finding, error) {
 	return l.lint(der, false)
 }
 
 // lint runs the registry. selfSigned tells zlint that the certificate will be
 // self-signed once the real key signs it: zcrypto detects self-signed
 // certificates by verifying the signature, which a throwaway signature fails.
-func (l *Linter) lint(der []byte, selfSigned bool) ([]Finding, error) {
+func (l *Linter) lint(der []byte, selfSigned bool) ([]pki.Finding, error) {
 	c, err := zx509.ParseCertificate(der)
 	if err != nil {
 		return nil, fmt.Errorf("zlint cannot parse the certificate: %w", err)
@@ -76,10 +65,10 @@ func (l *Linter) lint(der []byte, selfSigned bool) ([]Finding, error) {
 		c.SelfSigned = true
 	}
 	rs := zlint.LintCertificateEx(c, l.registry)
-	var out []Finding
+	var out []pki.Finding
 	for name, r := range rs.Results {
 		if r.Status == lint.Error || r.Status == lint.Fatal {
-			out = append(out, Finding{Lint: name, Status: r.Status.String(), Details: r.Details})
+			out = append(out, pki.Finding{Lint: name, Status: r.Status.String(), Details: r.Details})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Lint < out[j].Lint })
@@ -87,7 +76,8 @@ func (l *Linter) lint(der []byte, selfSigned bool) ([]Finding, error) {
 }
 
 // Check signs tpl with a throwaway key and lints the result. issuer is nil
-// for a self-signed certificate. A non-nil error lists every finding.
+// for a self-signed certificate. Findings are returned as a *pki.LintError;
+// any other error is a failure of the linter itself.
 func (l *Linter) Check(tpl, issuer *x509.Certificate) error {
 	l.once.Do(l.init)
 	if l.initErr != nil {
@@ -122,22 +112,10 @@ func (l *Linter) Check(tpl, issuer *x509.Certificate) error {
 		return err
 	}
 	if len(findings) > 0 {
-		msgs := make([]string, len(findings))
-		for i, f := range findings {
-			msgs[i] = f.String()
-		}
-		return &LintError{Findings: findings, msg: strings.Join(msgs, "; ")}
+		return &pki.LintError{Findings: findings}
 	}
 	return nil
 }
-
-// LintError reports that a certificate would break RFC 5280 or related rules.
-type LintError struct {
-	Findings []Finding
-	msg      string
-}
-
-func (e *LintError) Error() string { return "the certificate would violate RFC 5280: " + e.msg }
 
 func (l *Linter) init() {
 	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
