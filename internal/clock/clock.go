@@ -39,6 +39,13 @@ func (o *Offset) Now() time.Time {
 	return o.base.Now().Add(o.off)
 }
 
+// Offset returns how far the clock has been moved forward.
+func (o *Offset) Offset() time.Duration {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	return o.off
+}
+
 // Advance moves the clock forward by d, which must not be negative, and
 // returns the new current time.
 func (o *Offset) Advance(d time.Duration) time.Time {

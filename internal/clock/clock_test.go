@@ -19,6 +19,9 @@ func TestOffsetAdvances(t *testing.T) {
 	if want := base.Now().Add(48 * time.Hour); !o.Now().Equal(want) {
 		t.Fatalf("Now = %v, want %v", o.Now(), want)
 	}
+	if o.Offset() != 48*time.Hour {
+		t.Fatalf("Offset = %v", o.Offset())
+	}
 	o.Advance(-time.Hour) // never backwards
 	if want := base.Now().Add(48 * time.Hour); !o.Now().Equal(want) {
 		t.Fatalf("negative advance moved the clock: %v", o.Now())

@@ -1,0 +1,197 @@
+// Package config holds Sigil's server configuration: defaults that work out
+// of the box, an optional YAML file, SIGIL_* environment variables and
+// command-line flags (in rising precedence), and Validate, which explains
+// what is wrong before anything starts.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the server configuration. The zero value of every field means
+// "use the default".
+type Config struct {
+	DataDir      string `yaml:"data_dir"`      // SQLite database, master key, credentials, CA bundle
+	Listen       string `yaml:"listen"`        // the API: AWS JSON and Sigil's own endpoints
+	PublicListen string `yaml:"public_listen"` // plain-HTTP CRL and OCSP
+	Store        string `yaml:"store"`         // sqlite:PATH (default: DATA_DIR/sigil.db) or postgres://...
+	Dev          bool   `yaml:"dev"`           // development mode: well-known credentials, plain HTTP, loopback only
+	Region       string `yaml:"region"`        // the region in ARNs and credential scopes
+
+	Log      LogConfig      `yaml:"log"`
+	TLS      TLSConfig      `yaml:"tls"`
+	Issuance IssuanceConfig `yaml:"issuance"`
+	Limits   LimitsConfig   `yaml:"limits"`
+}
+
+// LogConfig configures logging.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info (default), warn, error
+	Format string `yaml:"format"` // json (default) or text
+}
+
+// TLSConfig configures the API's TLS. Without a certificate, Sigil issues
+// its own from a local CA and writes the CA bundle to the data directory.
+type TLSConfig struct {
+	CertFile string   `yaml:"cert_file"`
+	KeyFile  string   `yaml:"key_file"`
+	Names    []string `yaml:"names"` // extra DNS names or IPs for the bootstrapped certificate
+}
+
+// IssuanceConfig tunes certificate issuance.
+type IssuanceConfig struct {
+	// SkipLint turns off linting every certificate before it is signed.
+	SkipLint bool `yaml:"skip_lint"`
+}
+
+// LimitsConfig bounds resources.
+type LimitsConfig struct {
+	CAsPerAccount int   `yaml:"cas_per_account"` // default 200
+	MaxBodyBytes  int64 `yaml:"max_body_bytes"`  // default 4 MiB
+}
+
+// Defaults.
+const (
+	DefaultDataDir      = "./sigil-data"
+	DefaultListen       = "127.0.0.1:8443"
+	DefaultPublicListen = "127.0.0.1:8080"
+	DefaultRegion       = "us-east-1"
+)
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		DataDir: DefaultDataDir, Listen: DefaultListen, PublicListen: DefaultPublicListen, Region: DefaultRegion,
+		Log: LogConfig{Level: "info", Format: "json"},
+	}
+}
+
+// Load reads the defaults, then the YAML file at path (if path is not
+// empty), then environment variables through getenv.
+func Load(path string, getenv func(string) string) (Config, error) {
+	c := Default()
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("read config file: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(raw))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) { // an empty file is fine
+			return c, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	return c, c.applyEnv(getenv)
+}
+
+// Env lists the environment variables Sigil reads, with the field each sets.
+var Env = []string{"SIGIL_DATA_DIR", "SIGIL_LISTEN", "SIGIL_PUBLIC_LISTEN", "SIGIL_STORE", "SIGIL_DEV", "SIGIL_REGION",
+	"SIGIL_LOG_LEVEL", "SIGIL_LOG_FORMAT"}
+
+func (c *Config) applyEnv(getenv func(string) string) error {
+	set := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	set("SIGIL_DATA_DIR", &c.DataDir)
+	set("SIGIL_LISTEN", &c.Listen)
+	set("SIGIL_PUBLIC_LISTEN", &c.PublicListen)
+	set("SIGIL_STORE", &c.Store)
+	set("SIGIL_REGION", &c.Region)
+	set("SIGIL_LOG_LEVEL", &c.Log.Level)
+	set("SIGIL_LOG_FORMAT", &c.Log.Format)
+	if v := getenv("SIGIL_DEV"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("SIGIL_DEV=%q is not a boolean", v)
+		}
+		c.Dev = b
+	}
+	return nil
+}
+
+var regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+
+// StoreURL returns the store URL, defaulting to SQLite in the data
+// directory.
+func (c *Config) StoreURL() string {
+	if c.Store != "" {
+		return c.Store
+	}
+	return "sqlite:" + filepath.Join(c.DataDir, "sigil.db")
+}
+
+// Validate reports every problem it finds, one per line.
+func (c *Config) Validate() error {
+	var problems []string
+	add := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
+	if c.DataDir == "" {
+		add("data_dir must not be empty")
+	}
+	for _, l := range []struct{ name, addr string }{{"listen", c.Listen}, {"public_listen", c.PublicListen}} {
+		host, port, err := net.SplitHostPort(l.addr)
+		if err != nil {
+			add("%s %q is not HOST:PORT", l.name, l.addr)
+			continue
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			add("%s %q has an invalid port", l.name, l.addr)
+		}
+		if c.Dev && !isLoopback(host) {
+			add("%s %q is not a loopback address; --dev serves well-known credentials and may only listen on loopback", l.name, l.addr)
+		}
+	}
+	if c.Listen == c.PublicListen && c.Listen != "" && !strings.HasSuffix(c.Listen, ":0") {
+		add("listen and public_listen must differ")
+	}
+	if !regionRE.MatchString(c.Region) {
+		add("region %q is not a region name like us-east-1", c.Region)
+	}
+	switch s := c.StoreURL(); {
+	case strings.HasPrefix(s, "sqlite:"), strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+	case !strings.Contains(s, "://"):
+	default:
+		add("store %q: unsupported scheme (use sqlite:PATH or postgres://...)", s)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level %q must be debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		add("log.format %q must be json or text", c.Log.Format)
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		add("tls.cert_file and tls.key_file must be set together")
+	}
+	if c.Limits.CAsPerAccount < 0 || c.Limits.MaxBodyBytes < 0 {
+		add("limits must not be negative")
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "\n"))
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}

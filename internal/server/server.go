@@ -1,0 +1,392 @@
+// Package server assembles a running Sigil from a configuration: it opens
+// the data directory, master key and store, builds the domain services and
+// the protocol front ends, and runs the listeners and background jobs. It is
+// the composition root shared by `sigil serve` and the integration tests,
+// and the only package (besides cmd/sigil) that picks implementations.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sigilhq/sigil/internal/api/acmpca"
+	"github.com/sigilhq/sigil/internal/api/awsjson"
+	"github.com/sigilhq/sigil/internal/ca"
+	"github.com/sigilhq/sigil/internal/clock"
+	"github.com/sigilhq/sigil/internal/config"
+	"github.com/sigilhq/sigil/internal/iam"
+	"github.com/sigilhq/sigil/internal/keys/soft"
+	"github.com/sigilhq/sigil/internal/lint"
+	"github.com/sigilhq/sigil/internal/seal"
+	"github.com/sigilhq/sigil/internal/store"
+	"github.com/sigilhq/sigil/internal/store/sqlstore"
+)
+
+// Server is a running Sigil instance.
+type Server struct {
+	cfg      config.Config
+	log      *slog.Logger
+	clock    clock.Clock
+	devClock *clock.Offset // set only in dev mode
+	store    store.Store
+	iam      *iam.Service
+	ca       *ca.Service
+
+	apiLn, pubLn   net.Listener
+	apiSrv, pubSrv *http.Server
+	tlsActive      bool
+
+	// Bootstrap is set when this start created the first administrator.
+	Bootstrap *iam.BootstrapResult
+	// CredentialsFile is where the administrator's access key is written.
+	CredentialsFile string
+	// CABundle is the PEM file that verifies the API's TLS certificate.
+	CABundle string
+
+	stop   context.CancelFunc
+	wg     sync.WaitGroup
+	closed sync.Once
+}
+
+// Options are dependencies that tests may inject.
+type Options struct {
+	Logger *slog.Logger
+	Clock  clock.Clock // default: the real clock
+}
+
+// New prepares a server: it checks the configuration, opens the data
+// directory and store, and binds the listeners (so a taken port fails here,
+// with a clear message), but serves nothing until Start.
+func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	base := opts.Clock
+	if base == nil {
+		base = clock.Real{}
+	}
+	s := &Server{cfg: cfg, log: log, clock: base}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if cfg.Dev {
+		s.devClock = clock.NewOffset(base)
+		s.clock = s.devClock
+	}
+
+	if err := prepareDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	mk, created, err := seal.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, "master.key"))
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Info("created a new master key; back it up, nothing can be decrypted without it",
+			"path", filepath.Join(cfg.DataDir, "master.key"))
+	}
+	keyring := seal.NewKeyring(mk)
+
+	st, err := sqlstore.Open(ctx, cfg.StoreURL(), sqlstore.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s.store = st
+	reserveSyscallP(log)
+	if err := checkMasterKey(ctx, st, keyring.CurrentID()); err != nil {
+		return nil, err
+	}
+
+	s.iam = iam.New(st, keyring, s.clock)
+	if cfg.Dev {
+		if err := s.iam.EnsureAccount(ctx, iam.DevAccount, "dev"); err != nil {
+			return nil, fmt.Errorf("dev account: %w", err)
+		}
+		s.iam.AddStaticKey(iam.DevAccessKey, iam.DevSecret, iam.Principal{
+			Account: iam.DevAccount, ARN: "arn:aws:iam::" + iam.DevAccount + ":root", Admin: true,
+		})
+	} else {
+		if s.Bootstrap, err = s.iam.Bootstrap(ctx); err != nil {
+			return nil, fmt.Errorf("bootstrap administrator: %w", err)
+		}
+		s.CredentialsFile = filepath.Join(cfg.DataDir, "credentials")
+		if s.Bootstrap != nil {
+			if err := writeCredentials(s.CredentialsFile, s.Bootstrap, cfg.Region); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	var linter ca.Linter
+	if !cfg.Issuance.SkipLint {
+		l, err := lint.New()
+		if err != nil {
+			return nil, err
+		}
+		linter = l
+	}
+	s.ca = ca.New(st, soft.New(keyring), s.iam, s.clock, ca.Options{
+		Region: cfg.Region, Linter: linter, MaxCAsPerAccount: cfg.Limits.CAsPerAccount, Logger: log,
+	})
+
+	// Request signatures are checked against the wall clock even in dev
+	// mode: clients sign with real time, only the domain follows the dev
+	// clock.
+	aws := awsjson.NewServer(s.iam, base, awsjson.Options{
+		Region: cfg.Region, MaxBodyBytes: cfg.Limits.MaxBodyBytes, Logger: log,
+	}, acmpca.Service(s.ca))
+
+	apiMux := http.NewServeMux()
+	apiMux.Handle("/", aws)
+	apiMux.HandleFunc("/_sigil/dev/clock", s.handleDevClock)
+	apiMux.HandleFunc("GET /healthz", handleHealth)
+	apiMux.HandleFunc("GET /readyz", s.handleReady)
+	pubMux := http.NewServeMux()
+	pubMux.HandleFunc("GET /healthz", handleHealth)
+	pubMux.HandleFunc("GET /readyz", s.handleReady)
+
+	var tlsCfg *tls.Config
+	if !cfg.Dev {
+		tlsCfg, s.CABundle, err = s.serverTLS(keyring)
+		if err != nil {
+			return nil, err
+		}
+		s.tlsActive = true
+	}
+
+	if s.apiLn, err = listen(cfg.Listen, "the API"); err != nil {
+		return nil, err
+	}
+	if s.pubLn, err = listen(cfg.PublicListen, "the public CRL/OCSP listener"); err != nil {
+		return nil, err
+	}
+	s.apiSrv = &http.Server{Handler: apiMux, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	s.pubSrv = &http.Server{Handler: pubMux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	return s, nil
+}
+
+var reserveOnce sync.Once
+
+// reserveSyscallP adds one scheduler P (GOMAXPROCS) unless the operator set
+// GOMAXPROCS. The embedded SQLite (modernc) enters fsync through
+// syscall.RawSyscall, which does not hand its P back to the scheduler, so
+// during every commit's fsync one P — a whole core on a 2-core machine —
+// sits idle while request goroutines wait to run. Measured on 2 cores:
+// issuance went from about 2,800 to 3,800 certificates per second, with CPU
+// use from 155% to 180% (docs/performance.md).
+func reserveSyscallP(log *slog.Logger) {
+	reserveOnce.Do(func() {
+		if os.Getenv("GOMAXPROCS") != "" {
+			return
+		}
+		n := runtime.GOMAXPROCS(0)
+		runtime.GOMAXPROCS(n + 1)
+		log.Debug("GOMAXPROCS raised by one for SQLite's blocking fsync", "gomaxprocs", n+1)
+	})
+}
+
+func listen(addr, what string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, errAddrInUse) || strings.Contains(err.Error(), "address already in use") {
+			return nil, fmt.Errorf("cannot listen on %s for %s: the address is already in use", addr, what)
+		}
+		return nil, fmt.Errorf("cannot listen on %s for %s: %w", addr, what, err)
+	}
+	return ln, nil
+}
+
+var errAddrInUse = errors.New("address already in use")
+
+// prepareDataDir creates the data directory (0700) and checks that it is
+// writable.
+func prepareDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("the data directory %s is not usable: %w", dir, err)
+	}
+	probe, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return fmt.Errorf("the data directory %s is not writable: %w", dir, err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	return nil
+}
+
+// checkMasterKey records which master key seals this store, and refuses to
+// start with another one: every CA key would fail to unseal later.
+func checkMasterKey(ctx context.Context, st store.Store, id string) error {
+	return st.Update(ctx, func(tx store.Tx) error {
+		got, err := tx.Meta().Get(ctx, "master_key_id")
+		if errors.Is(err, store.ErrNotFound) {
+			return tx.Meta().Put(ctx, "master_key_id", id)
+		}
+		if err != nil {
+			return err
+		}
+		if got != id {
+			return fmt.Errorf("the master key (id %s) is not the one that sealed this database (id %s); restore the original master.key", id, got)
+		}
+		return nil
+	})
+}
+
+// writeCredentials writes the administrator's access key as an AWS shared
+// credentials file (mode 0600), never to the log.
+func writeCredentials(path string, b *iam.BootstrapResult, region string) error {
+	content := fmt.Sprintf("# Sigil administrator of account %s (%s).\n# Use: AWS_SHARED_CREDENTIALS_FILE=%s AWS_PROFILE=sigil\n[sigil]\naws_access_key_id = %s\naws_secret_access_key = %s\nregion = %s\n",
+		b.Account, b.PrincipalARN, path, b.AccessKeyID, b.SecretKey, region)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("write administrator credentials: %w", err)
+	}
+	if _, err := f.WriteString(content); err != nil {
+		f.Close()
+		return fmt.Errorf("write administrator credentials: %w", err)
+	}
+	return f.Close()
+}
+
+// Start serves the listeners and runs background jobs until Shutdown.
+func (s *Server) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	serve := func(srv *http.Server, ln net.Listener, useTLS bool) {
+		defer s.wg.Done()
+		var err error
+		if useTLS {
+			err = srv.ServeTLS(ln, "", "")
+		} else {
+			err = srv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("listener stopped", "addr", ln.Addr().String(), "err", err)
+		}
+	}
+	s.wg.Add(3)
+	go serve(s.apiSrv, s.apiLn, s.tlsActive)
+	go serve(s.pubSrv, s.pubLn, false)
+	go s.purgeLoop(ctx)
+	s.log.Info("sigil listening", "api", s.APIURL(), "public", s.PublicURL(), "dev", s.cfg.Dev,
+		"data_dir", s.cfg.DataDir, "region", s.cfg.Region)
+}
+
+// purgeLoop removes CAs whose restore window has ended. (Single-node for
+// now; leases for several nodes come with the PostgreSQL store.)
+func (s *Server) purgeLoop(ctx context.Context) {
+	defer s.wg.Done()
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		if n, err := s.ca.Purge(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("purge of deleted certificate authorities failed", "err", err)
+		} else if n > 0 {
+			s.log.Info("purged deleted certificate authorities", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Shutdown stops accepting requests, waits for in-flight ones (until ctx
+// ends) and closes the store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.stop != nil {
+		s.stop()
+	}
+	var err error
+	if s.apiSrv != nil {
+		err = errors.Join(s.apiSrv.Shutdown(ctx), s.pubSrv.Shutdown(ctx))
+	}
+	s.wg.Wait()
+	return errors.Join(err, s.Close())
+}
+
+// Close releases listeners and the store without waiting for requests.
+func (s *Server) Close() error {
+	var err error
+	s.closed.Do(func() {
+		if s.apiLn != nil {
+			s.apiLn.Close()
+		}
+		if s.pubLn != nil {
+			s.pubLn.Close()
+		}
+		if s.store != nil {
+			err = s.store.Close()
+		}
+	})
+	return err
+}
+
+// APIURL is the base URL of the API listener.
+func (s *Server) APIURL() string {
+	scheme := "http"
+	if s.tlsActive {
+		scheme = "https"
+	}
+	return scheme + "://" + urlHost(s.apiLn.Addr())
+}
+
+// PublicURL is the base URL of the public CRL/OCSP listener.
+func (s *Server) PublicURL() string { return "http://" + urlHost(s.pubLn.Addr()) }
+
+func urlHost(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	if tcp.IP.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", fmt.Sprint(tcp.Port))
+	}
+	return net.JoinHostPort(tcp.IP.String(), fmt.Sprint(tcp.Port))
+}
+
+// Config returns the configuration the server runs with.
+func (s *Server) Config() config.Config { return s.cfg }
+
+// CA exposes the CA service (for benchmarks and tools in this module).
+func (s *Server) CA() *ca.Service { return s.ca }
+
+// Store exposes the store (tests use it to simulate a database failure).
+func (s *Server) Store() store.Store { return s.store }
+
+// IAM exposes the identity service (tests use it to add principals).
+func (s *Server) IAM() *iam.Service { return s.iam }
+
+func handleHealth(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		http.Error(w, "store unreachable", http.StatusServiceUnavailable)
+		return
+	}
+	handleHealth(w, r)
+}
