@@ -1,0 +1,130 @@
+// Package arch checks the dependency rules of ../shared/DESIGN.md with
+// `go list`: domain packages never reach net/http, database/sql or an
+// implementation; only the composition root picks implementations; every
+// package says what it is for.
+package arch
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/sigilhq/sigil/internal/sigiltest"
+)
+
+const mod = "github.com/sigilhq/sigil/"
+
+type pkg struct {
+	ImportPath string
+	GoFiles    []string
+	Doc        string
+	Imports    []string
+	Deps       []string
+}
+
+func list(t *testing.T) map[string]*pkg {
+	cmd := exec.Command("go", "list", "-deps=false", "-json", "./...")
+	cmd.Dir = sigiltest.ModuleRoot()
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	pkgs := map[string]*pkg{}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pkgs[strings.TrimPrefix(p.ImportPath, mod)] = &p
+	}
+	return pkgs
+}
+
+// Domain packages: business rules only.
+var domain = []string{"internal/ca", "internal/iam"}
+
+// Ports and pure helpers: below the domain.
+var ports = []string{"internal/pki", "internal/keys", "internal/store", "internal/seal", "internal/errs", "internal/clock"}
+
+// Implementations of ports, chosen only by the composition root.
+var implementations = []string{"internal/store/sqlstore", "internal/keys/soft", "internal/lint"}
+
+// The composition root and test harnesses may import anything.
+var roots = []string{"cmd/sigil", "internal/server", "internal/sigiltest"}
+
+func has(list []string, path string) bool {
+	for _, l := range list {
+		if l == path || strings.HasPrefix(path, l+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func TestDependencyDirection(t *testing.T) {
+	pkgs := list(t)
+	for name, p := range pkgs {
+		deps := map[string]bool{}
+		for _, d := range p.Deps {
+			deps[strings.TrimPrefix(d, mod)] = true
+		}
+		forbidden := func(why string, bad ...string) {
+			for _, b := range bad {
+				for d := range deps {
+					// database/sql/driver holds only interfaces (google/uuid
+					// implements driver.Valuer); database/sql itself is the
+					// SQL access the rule forbids.
+					sub := strings.HasPrefix(d, b+"/") && b != "database/sql"
+					if d == b || sub {
+						t.Errorf("%s depends on %s: %s", name, d, why)
+					}
+				}
+			}
+		}
+		switch {
+		case has(domain, name):
+			forbidden("domain code must not reach HTTP or SQL", "net/http", "database/sql")
+			forbidden("domain code must not use adapters or implementations",
+				append(append([]string{"internal/api", "internal/server", "internal/config"}, implementations...), roots...)...)
+		case has(ports, name) && !has(implementations, name):
+			forbidden("ports must not reach HTTP or SQL", "net/http", "database/sql")
+			forbidden("ports sit below the domain and adapters", append(append([]string{"internal/api", "internal/server"}, domain...), implementations...)...)
+		case strings.HasPrefix(name, "internal/api/"):
+			forbidden("adapters call the domain, not implementations", append([]string{"internal/server"}, implementations...)...)
+		case has(implementations, name):
+			forbidden("implementations must not depend on the domain or adapters", append([]string{"internal/api", "internal/server"}, domain...)...)
+		}
+	}
+	if len(pkgs) < 10 {
+		t.Fatalf("go list found only %d packages", len(pkgs))
+	}
+}
+
+func TestImplementationsOnlyInRoots(t *testing.T) {
+	for name, p := range list(t) {
+		if has(roots, name) || has(implementations, name) {
+			continue
+		}
+		for _, imp := range p.Imports {
+			if has(implementations, strings.TrimPrefix(imp, mod)) {
+				t.Errorf("%s imports the implementation %s; only %v may", name, imp, roots)
+			}
+		}
+	}
+}
+
+func TestPackageComments(t *testing.T) {
+	for name, p := range list(t) {
+		if len(p.GoFiles) == 0 {
+			continue // test-only packages document themselves in their test files
+		}
+		if strings.TrimSpace(p.Doc) == "" {
+			t.Errorf("package %s has no package comment saying what it is for", name)
+		}
+	}
+}

@@ -1,0 +1,40 @@
+package integration
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sigilhq/sigil/internal/sigiltest"
+)
+
+// TestAWSCLIWalkthrough runs scripts/aws-cli-walkthrough.sh (the README's
+// walkthrough) against a real server with the Debian AWS CLI v2, and with an
+// AWS CLI v1 as well when one is first on PATH (DESIGN.md: both must work).
+func TestAWSCLIWalkthrough(t *testing.T) {
+	sigiltest.Require(t, "openssl", "openssl")
+	clis := []string{sigiltest.AWSCLIv2(t)}
+	if p, err := exec.LookPath("aws"); err == nil && p != clis[0] {
+		if out, _ := exec.Command(p, "--version").CombinedOutput(); strings.HasPrefix(string(out), "aws-cli/1.") {
+			clis = append(clis, p)
+		}
+	}
+	script := filepath.Join(sigiltest.ModuleRoot(), "scripts", "aws-cli-walkthrough.sh")
+	for _, cli := range clis {
+		t.Run(filepath.Base(filepath.Dir(cli))+"/aws", func(t *testing.T) {
+			env := sigiltest.Start(t)
+			cmd := exec.Command("bash", script, t.TempDir())
+			cmd.Env = append(os.Environ(), "ENDPOINT="+env.URL, "AWS_BIN="+cli, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test")
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("walkthrough with %s failed: %v\n%s", cli, err, out)
+			}
+			if !strings.Contains(string(out), "walkthrough OK") {
+				t.Fatalf("walkthrough did not finish:\n%s", out)
+			}
+			t.Logf("%s", out)
+		})
+	}
+}
