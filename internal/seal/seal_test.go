@@ -106,11 +106,13 @@ func FuzzOpen(f *testing.F) {
 	f.Add(blob)
 	f.Add([]byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pt, err := k.Open(b, []byte("c"))
-		if err == nil && !bytes.Equal(b, blob) && string(pt) == "seed" {
-			// Only the original blob may open to the original plaintext
-			// (GCM forgery would be a catastrophic failure).
-			t.Fatalf("forged blob opened")
+		// Open must never panic, and nothing but a genuine seal of the one
+		// plaintext ever sealed under this key and context may open: any
+		// other success would be a forgery. (Fuzz workers are separate
+		// processes with their own random seals, so the check is on the
+		// plaintext, not on the exact blob.)
+		if pt, err := k.Open(b, []byte("c")); err == nil && string(pt) != "seed" {
+			t.Fatalf("a forged blob opened to %q", pt)
 		}
 	})
 }
