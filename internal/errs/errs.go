@@ -122,12 +122,6 @@ func CodeOf(err error) Code {
 	return ""
 }
 
-// Is reports whether err is an *Error of the given kind.
-func Is(err error, kind Kind) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Kind == kind
-}
-
 // Message returns the client-safe message of err. Internal errors, and errors
 // that are not *Error, never expose their text: the caller gets fallback.
 func Message(err error, fallback string) string {

@@ -37,11 +37,8 @@ type Credential struct {
 	Principal Principal
 }
 
-// Status values of access keys.
-const (
-	KeyActive   = "Active"
-	KeyInactive = "Inactive"
-)
+// KeyActive is the status of a usable access key.
+const KeyActive = "Active"
 
 // Dev-mode well-known identity.
 const (

@@ -59,10 +59,9 @@ type Server struct {
 	closed sync.Once
 }
 
-// Options are dependencies that tests may inject.
+// Options are dependencies the caller provides.
 type Options struct {
 	Logger *slog.Logger
-	Clock  clock.Clock // default: the real clock
 }
 
 // New prepares a server: it checks the configuration, opens the data
@@ -76,10 +75,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if log == nil {
 		log = slog.Default()
 	}
-	base := opts.Clock
-	if base == nil {
-		base = clock.Real{}
-	}
+	var base clock.Clock = clock.Real{}
 	s := &Server{cfg: cfg, log: log, clock: base}
 	defer func() {
 		if err != nil {

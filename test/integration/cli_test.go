@@ -25,7 +25,8 @@ func TestAWSCLIWalkthrough(t *testing.T) {
 	for _, cli := range clis {
 		t.Run(filepath.Base(filepath.Dir(cli))+"/aws", func(t *testing.T) {
 			env := sigiltest.Start(t)
-			cmd := exec.Command("bash", script, t.TempDir())
+			work := t.TempDir()
+			cmd := exec.Command("bash", script, work)
 			cmd.Env = append(os.Environ(), "ENDPOINT="+env.URL, "AWS_BIN="+cli, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test")
 			out, err := cmd.CombinedOutput()
 			if err != nil {
@@ -33,6 +34,19 @@ func TestAWSCLIWalkthrough(t *testing.T) {
 			}
 			if !strings.Contains(string(out), "walkthrough OK") {
 				t.Fatalf("walkthrough did not finish:\n%s", out)
+			}
+			// zlint every certificate the CLI obtained.
+			linted := 0
+			for _, name := range []string{"root.pem", "sub.pem", "app.pem", "db.pem"} {
+				pemBytes, err := os.ReadFile(filepath.Join(work, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				sigiltest.LintPEM(t, pemBytes)
+				linted++
+			}
+			if linted != 4 {
+				t.Fatalf("linted %d certificates", linted)
 			}
 			t.Logf("%s", out)
 		})

@@ -86,8 +86,12 @@ func TestProductionStart(t *testing.T) {
 			t.Fatalf("%s: mode %v, %v", f, st.Mode().Perm(), err)
 		}
 	}
-	time.Sleep(100 * time.Millisecond)
+	// The banner follows the "listening" log line; wait for it.
 	out := p.Output()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out, "--endpoint-url") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		out = p.Output()
+	}
 	if strings.Contains(out, secret) {
 		t.Fatal("the administrator's secret appears in sigil's output")
 	}
