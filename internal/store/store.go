@@ -52,13 +52,19 @@ type Tx interface {
 	Certificates() Certificates
 	Tags() Tags
 	Idempotency() Idempotency
+	Leases() Leases
 }
 
 // Meta is a small key-value table for installation facts (such as which
 // master key sealed the data).
 type Meta interface {
 	Get(ctx context.Context, key string) (string, error)
+	// Put sets a key, replacing any value.
 	Put(ctx context.Context, key, value string) error
+	// Insert sets a key that must not exist yet (ErrConflict otherwise). A
+	// concurrent transaction inserting the same key waits for this one, so
+	// Insert works as a once-only guard across nodes.
+	Insert(ctx context.Context, key, value string) error
 }
 
 // Account is a tenant; every resource belongs to one.
@@ -198,4 +204,30 @@ type Idempotency interface {
 	// Put stores a record. It returns ErrConflict if an unexpired record with
 	// the same scope and token exists at now; an expired one is replaced.
 	Put(ctx context.Context, r *IdempotencyRecord, now time.Time) error
+}
+
+// Lease is a named, time-limited right to run background jobs, held by one
+// node at a time.
+type Lease struct {
+	Name      string
+	Holder    string
+	Token     int64 // fencing token: grows whenever the lease changes hands
+	ExpiresAt time.Time
+}
+
+// Leases stores leases.
+type Leases interface {
+	// Acquire gives the lease to holder until expires if it is free, expired
+	// at now, or already held by holder (a renewal). It reports the fencing
+	// token and whether holder now holds the lease.
+	Acquire(ctx context.Context, name, holder string, now, expires time.Time) (token int64, held bool, err error)
+	// Check returns ErrStale unless holder still holds the lease with this
+	// token. Inside a write transaction it also locks the lease until the
+	// transaction ends, so a takeover cannot slip between the check and the
+	// writes it guards.
+	Check(ctx context.Context, name, holder string, token int64) error
+	// Release gives the lease up if holder holds it.
+	Release(ctx context.Context, name, holder string) error
+	// Get returns a lease (ErrNotFound if it was never taken).
+	Get(ctx context.Context, name string) (*Lease, error)
 }

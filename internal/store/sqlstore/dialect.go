@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -12,15 +13,20 @@ import (
 // dialect hides the few differences between the SQL engines.
 type dialect interface {
 	name() string
-	// rebind rewrites '?' placeholders for the engine.
+	// rebind rewrites a query for the engine: '?' placeholders, and the
+	// /*FOR UPDATE*/ marker (a row lock where the engine has row locks).
 	rebind(query string) string
 	isUniqueViolation(err error) bool
+	// isRetryable reports a transient conflict (serialization failure,
+	// deadlock): the transaction may simply run again.
+	isRetryable(err error) bool
 }
 
 type sqliteDialect struct{}
 
-func (sqliteDialect) name() string           { return "sqlite" }
-func (sqliteDialect) rebind(q string) string { return q }
+func (sqliteDialect) name() string               { return "sqlite" }
+func (sqliteDialect) rebind(q string) string     { return q } // one writer: no row locks needed
+func (sqliteDialect) isRetryable(err error) bool { return false }
 func (sqliteDialect) isUniqueViolation(err error) bool {
 	var e *sqlite.Error
 	if !errors.As(err, &e) {
@@ -53,4 +59,22 @@ func rebindDollar(q string) string {
 		}
 	}
 	return b.String()
+}
+
+type postgresDialect struct{}
+
+func (postgresDialect) name() string { return "postgres" }
+
+func (postgresDialect) rebind(q string) string {
+	return rebindDollar(strings.ReplaceAll(q, "/*FOR UPDATE*/", "FOR UPDATE"))
+}
+
+func (postgresDialect) isUniqueViolation(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && e.Code == "23505"
+}
+
+func (postgresDialect) isRetryable(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && (e.Code == "40001" || e.Code == "40P01")
 }

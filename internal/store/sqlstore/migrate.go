@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -51,20 +52,28 @@ func loadMigrations(dialect string) ([]migration, error) {
 	return out, nil
 }
 
-// migrate applies pending migrations, each in its own transaction. Migrations
-// are forward-only; a database newer than this binary is refused.
-func (s *Store) migrate(ctx context.Context) error {
+// conn is what migrations need: a *sql.DB or a pinned *sql.Conn.
+type conn interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+// migrateOn applies pending migrations through c, each in its own
+// transaction. Migrations are forward-only; a database newer than this binary
+// is refused.
+func (s *Store) migrateOn(ctx context.Context, c conn) error {
 	migs, err := loadMigrations(s.dialect.name())
 	if err != nil {
 		return fmt.Errorf("load migrations: %w", err)
 	}
-	if _, err := s.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	if _, err := c.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	applied := map[int]bool{}
 	maxApplied := 0
-	rows, err := s.writer.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	rows, err := c.QueryContext(ctx, `SELECT version FROM schema_migrations`)
 	if err != nil {
 		return fmt.Errorf("read schema_migrations: %w", err)
 	}
@@ -86,7 +95,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		if applied[m.version] {
 			continue
 		}
-		tx, err := s.writer.BeginTx(ctx, nil)
+		tx, err := c.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
@@ -104,4 +113,18 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// MigrationsAvailable is the number of migrations this binary has for an
+// engine.
+func MigrationsAvailable(engine string) int {
+	m, _ := loadMigrations(engine)
+	return len(m)
+}
+
+// MigrationCount is the number of migrations recorded in the database.
+func (s *Store) MigrationCount(ctx context.Context) int {
+	var n int
+	s.writer.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n)
+	return n
 }

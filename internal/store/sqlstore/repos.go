@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/sigilhq/sigil/internal/errs"
@@ -12,6 +13,16 @@ import (
 // The repositories' statements, registered so that Open can prepare them
 // before any transaction holds a connection.
 var (
+	qMetaInsert   = register(`INSERT INTO meta (key, value) VALUES (?, ?)`)
+	qLeaseAcquire = register(`INSERT INTO leases (name, holder, token, expires_at) VALUES (?, ?, 1, ?)
+		ON CONFLICT (name) DO UPDATE SET
+			token = CASE WHEN leases.holder = excluded.holder THEN leases.token ELSE leases.token + 1 END,
+			holder = excluded.holder, expires_at = excluded.expires_at
+		WHERE leases.holder = excluded.holder OR leases.expires_at <= ?`)
+	qLeaseToken      = register(`SELECT token FROM leases WHERE name = ? AND holder = ?`)
+	qLeaseCheck      = register(`SELECT token FROM leases WHERE name = ? AND holder = ? /*FOR UPDATE*/`)
+	qLeaseRelease    = register(`UPDATE leases SET expires_at = 0 WHERE name = ? AND holder = ?`)
+	qLeaseGet        = register(`SELECT name, holder, token, expires_at FROM leases WHERE name = ?`)
 	qMetaGet         = register(`SELECT value FROM meta WHERE key = ?`)
 	qMetaPut         = register(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`)
 	qAccountInsert   = register(`INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)`)
@@ -92,6 +103,11 @@ func (r metaRepo) Get(ctx context.Context, key string) (string, error) {
 func (r metaRepo) Put(ctx context.Context, key, value string) error {
 	_, err := r.t.exec(ctx, "put meta",
 		qMetaPut, key, value)
+	return err
+}
+
+func (r metaRepo) Insert(ctx context.Context, key, value string) error {
+	_, err := r.t.exec(ctx, "insert meta", qMetaInsert, key, value)
 	return err
 }
 
@@ -372,4 +388,49 @@ func (r idemRepo) Put(ctx context.Context, rec *store.IdempotencyRecord, now tim
 		return store.ErrConflict
 	}
 	return nil
+}
+
+// ---- leases ----
+
+type leaseRepo struct{ t *tx }
+
+func (r leaseRepo) Acquire(ctx context.Context, name, holder string, now, expires time.Time) (int64, bool, error) {
+	res, err := r.t.exec(ctx, "acquire lease", qLeaseAcquire, name, holder, tm(expires), tm(now))
+	if err != nil {
+		return 0, false, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return 0, false, errs.Wrap(err, "acquire lease")
+	} else if n == 0 {
+		return 0, false, nil
+	}
+	var token int64
+	if err := r.t.queryRow(ctx, qLeaseToken, name, holder).Scan(&token); err != nil {
+		return 0, false, r.t.s.classify(err, "read lease token")
+	}
+	return token, true, nil
+}
+
+func (r leaseRepo) Check(ctx context.Context, name, holder string, token int64) error {
+	var got int64
+	err := r.t.queryRow(ctx, qLeaseCheck, name, holder).Scan(&got)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && got != token) {
+		return store.ErrStale
+	}
+	return r.t.s.classify(err, "check lease")
+}
+
+func (r leaseRepo) Release(ctx context.Context, name, holder string) error {
+	_, err := r.t.exec(ctx, "release lease", qLeaseRelease, name, holder)
+	return err
+}
+
+func (r leaseRepo) Get(ctx context.Context, name string) (*store.Lease, error) {
+	var l store.Lease
+	var exp sql.NullInt64
+	if err := r.t.queryRow(ctx, qLeaseGet, name).Scan(&l.Name, &l.Holder, &l.Token, &exp); err != nil {
+		return nil, r.t.s.classify(err, "get lease")
+	}
+	l.ExpiresAt = fromTm(exp)
+	return &l, nil
 }

@@ -31,10 +31,14 @@ type Store struct {
 	queries sync.Map // query text → rebound text
 	stmts   sync.Map // stmtKey → *sql.Stmt, prepared once per pool
 
-	// Group commit (SQLite): Update queues here; see batch.go.
+	// Group commit (SQLite): Update queues here; see batch.go. closeMu
+	// orders Close after every send in progress: senders hold it for
+	// reading, Close for writing before it closes the queue.
 	writes     chan *writeReq
 	writerDone chan struct{}
 	closeOnce  sync.Once
+	closeMu    sync.RWMutex
+	closed     bool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -57,11 +61,16 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		opts.ReadConns = 8
 	}
 	switch {
-	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
-		return nil, errors.New("PostgreSQL storage is not available in this build yet; use SQLite")
+	case IsPostgres(rawURL):
+		return openPostgres(ctx, rawURL, opts)
 	default:
 		return openSQLite(ctx, rawURL, opts)
 	}
+}
+
+// IsPostgres reports whether a store URL names PostgreSQL.
+func IsPostgres(rawURL string) bool {
+	return strings.HasPrefix(rawURL, "postgres://") || strings.HasPrefix(rawURL, "postgresql://")
 }
 
 // SQLitePath extracts the file path and options of a SQLite store URL.
@@ -128,7 +137,7 @@ func openSQLite(ctx context.Context, rawURL string, opts Options) (*Store, error
 		s.Close()
 		return nil, fmt.Errorf("open SQLite database %s: %w", path, err)
 	}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrateOn(ctx, s.writer); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -145,7 +154,10 @@ func openSQLite(ctx context.Context, rawURL string, opts Options) (*Store, error
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		if s.writes != nil {
+			s.closeMu.Lock()
+			s.closed = true
 			close(s.writes)
+			s.closeMu.Unlock()
 			<-s.writerDone
 		}
 		s.stmts.Range(func(k, v any) bool {
@@ -173,8 +185,11 @@ func (s *Store) Ping(ctx context.Context) error {
 // Update runs fn in a write transaction (shared with concurrent callers
 // through group commit, each in its own savepoint).
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if s.dialect.name() == "postgres" {
+		return s.runPostgres(ctx, false, fn)
+	}
 	if s.writes == nil {
-		return s.run(ctx, s.writer, false, fn)
+		return s.runOnce(ctx, s.writer, nil, fn)
 	}
 	if err := ctx.Err(); err != nil {
 		return errs.Wrap(err, "write cancelled")
@@ -191,24 +206,31 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 }
 
 // enqueue hands a request to the writer; it reports false once the store is
-// closed.
-func (s *Store) enqueue(req *writeReq) (ok bool) {
-	defer func() {
-		if recover() != nil { // send on the closed queue
-			ok = false
-		}
-	}()
+// closed. (The writer drains the queue until Close, so a send never blocks
+// Close for long.)
+func (s *Store) enqueue(req *writeReq) bool {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return false
+	}
 	s.writes <- req
 	return true
 }
 
 // View runs fn in a read-only transaction.
 func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
-	return s.run(ctx, s.reader, true, fn)
+	if s.dialect.name() == "postgres" {
+		return s.runPostgres(ctx, true, fn)
+	}
+	return s.runOnce(ctx, s.reader, nil, fn)
 }
 
-func (s *Store) run(ctx context.Context, db *sql.DB, readOnly bool, fn func(store.Tx) error) (err error) {
-	sqlTx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly && s.dialect.name() != "sqlite"})
+// Engine names the database engine ("sqlite" or "postgres").
+func (s *Store) Engine() string { return s.dialect.name() }
+
+func (s *Store) runOnce(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(store.Tx) error) (err error) {
+	sqlTx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return errs.Wrap(err, "begin transaction")
 	}
@@ -343,3 +365,4 @@ func (t *tx) CAs() store.CAs                   { return caRepo{t} }
 func (t *tx) Certificates() store.Certificates { return certRepo{t} }
 func (t *tx) Tags() store.Tags                 { return tagRepo{t} }
 func (t *tx) Idempotency() store.Idempotency   { return idemRepo{t} }
+func (t *tx) Leases() store.Leases             { return leaseRepo{t} }

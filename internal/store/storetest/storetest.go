@@ -38,6 +38,9 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"ConcurrentMixedOutcomes", testMixedOutcomes},
 		{"Cancelled", testCancelled},
+		{"MetaInsertOnce", testMetaInsert},
+		{"Leases", testLeases},
+		{"LeaseRace", testLeaseRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -522,4 +525,113 @@ func testCancelled(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+}
+
+func testMetaInsert(t *testing.T, s store.Store) {
+	update(t, s, func(tx store.Tx) error { return tx.Meta().Insert(ctx, "once", "a") })
+	err := s.Update(ctx, func(tx store.Tx) error { return tx.Meta().Insert(ctx, "once", "b") })
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second insert: %v", err)
+	}
+	s.View(ctx, func(tx store.Tx) error {
+		if v, _ := tx.Meta().Get(ctx, "once"); v != "a" {
+			t.Errorf("value %q", v)
+		}
+		return nil
+	})
+}
+
+func acquire(t *testing.T, s store.Store, holder string, now time.Time) (int64, bool) {
+	t.Helper()
+	var token int64
+	var held bool
+	update(t, s, func(tx store.Tx) (err error) {
+		token, held, err = tx.Leases().Acquire(ctx, "jobs", holder, now, now.Add(10*time.Second))
+		return err
+	})
+	return token, held
+}
+
+func check(s store.Store, holder string, token int64) error {
+	return s.Update(ctx, func(tx store.Tx) error { return tx.Leases().Check(ctx, "jobs", holder, token) })
+}
+
+func testLeases(t *testing.T, s store.Store) {
+	if tok, held := acquire(t, s, "node-a", base); !held || tok != 1 {
+		t.Fatalf("first acquire: %d %v", tok, held)
+	}
+	if _, held := acquire(t, s, "node-b", base.Add(5*time.Second)); held {
+		t.Fatal("b took a lease a still holds")
+	}
+	if tok, held := acquire(t, s, "node-a", base.Add(5*time.Second)); !held || tok != 1 {
+		t.Fatalf("renewal changed the token or failed: %d %v", tok, held)
+	}
+	if err := check(s, "node-a", 1); err != nil {
+		t.Fatalf("holder's check: %v", err)
+	}
+	for _, bad := range []struct {
+		holder string
+		token  int64
+	}{{"node-a", 2}, {"node-b", 1}} {
+		if err := check(s, bad.holder, bad.token); !errors.Is(err, store.ErrStale) {
+			t.Fatalf("check %v: %v", bad, err)
+		}
+	}
+	// a stops renewing; once the lease expires b takes it with a new token,
+	// and a is fenced out.
+	tok, held := acquire(t, s, "node-b", base.Add(16*time.Second))
+	if !held || tok != 2 {
+		t.Fatalf("takeover: %d %v", tok, held)
+	}
+	if err := check(s, "node-a", 1); !errors.Is(err, store.ErrStale) {
+		t.Fatalf("old holder not fenced: %v", err)
+	}
+	if _, held := acquire(t, s, "node-a", base.Add(17*time.Second)); held {
+		t.Fatal("the old holder renewed a lease it lost")
+	}
+	s.View(ctx, func(tx store.Tx) error {
+		l, err := tx.Leases().Get(ctx, "jobs")
+		if err != nil || l.Holder != "node-b" || l.Token != 2 || !l.ExpiresAt.Equal(base.Add(26*time.Second)) {
+			t.Errorf("lease %+v %v", l, err)
+		}
+		if _, err := tx.Leases().Get(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("missing lease: %v", err)
+		}
+		return nil
+	})
+	// Release hands the lease over at once.
+	update(t, s, func(tx store.Tx) error { return tx.Leases().Release(ctx, "jobs", "node-b") })
+	if tok, held := acquire(t, s, "node-a", base.Add(18*time.Second)); !held || tok != 3 {
+		t.Fatalf("acquire after release: %d %v", tok, held)
+	}
+}
+
+// testLeaseRace has many nodes grab a free lease at once: exactly one wins.
+func testLeaseRace(t *testing.T, s store.Store) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	winners := 0
+	for i := 0; i < 12; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			var held bool
+			err := s.Update(ctx, func(tx store.Tx) (err error) {
+				_, held, err = tx.Leases().Acquire(ctx, "race", fmt.Sprintf("node-%d", i), base, base.Add(time.Minute))
+				return err
+			})
+			if err != nil {
+				t.Error(err)
+			}
+			if held {
+				mu.Lock()
+				winners++
+				mu.Unlock()
+			}
+		}(i)
+	}
+	wg.Wait()
+	if winners != 1 {
+		t.Fatalf("%d nodes hold the lease", winners)
+	}
 }
