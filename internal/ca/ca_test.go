@@ -433,13 +433,13 @@ func TestDeleteRestorePurge(t *testing.T) {
 	if err := e.svc.Delete(ctx, admin, arn, &days); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := e.svc.Purge(ctx); n != 1 { // the pending CA from the start
+	if n, _ := e.svc.Purge(ctx, nil); n != 1 { // the pending CA from the start
 		t.Fatalf("purged %d, want 1", n)
 	}
 	e.clk.Advance(8 * 24 * time.Hour)
 	_, err = e.svc.Describe(ctx, admin, arn)
 	wantErr(t, err, errs.NotFound, "")
-	if n, err := e.svc.Purge(ctx); n != 1 || err != nil {
+	if n, err := e.svc.Purge(ctx, nil); n != 1 || err != nil {
 		t.Fatalf("purged %d, %v", n, err)
 	}
 	out, _ := e.svc.List(ctx, admin, ca.ListInput{})

@@ -268,8 +268,10 @@ func (s *Service) Restore(ctx context.Context, p iam.Principal, arn string) erro
 }
 
 // Purge permanently removes CAs whose restore window has ended, with their
-// certificates, tags and keys. It returns how many it removed.
-func (s *Service) Purge(ctx context.Context) (int, error) {
+// certificates, tags and keys. It returns how many it removed. fence, when
+// not nil, runs inside each removal's transaction (the scheduler's lease
+// check) and aborts it if it fails.
+func (s *Service) Purge(ctx context.Context, fence func(store.Tx) error) (int, error) {
 	now := s.clock.Now()
 	var ids []string
 	err := s.store.View(ctx, func(tx store.Tx) (err error) {
@@ -283,6 +285,11 @@ func (s *Service) Purge(ctx context.Context) (int, error) {
 	for _, id := range ids {
 		var rec *store.CA
 		err := s.store.Update(ctx, func(tx store.Tx) error {
+			if fence != nil {
+				if err := fence(tx); err != nil {
+					return err
+				}
+			}
 			r, err := tx.CAs().Get(ctx, id)
 			if err != nil {
 				return err

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -30,10 +31,21 @@ type Config struct {
 	Dev          bool   `yaml:"dev"`           // development mode: well-known credentials, plain HTTP, loopback only
 	Region       string `yaml:"region"`        // the region in ARNs and credential scopes
 
-	Log      LogConfig      `yaml:"log"`
-	TLS      TLSConfig      `yaml:"tls"`
-	Issuance IssuanceConfig `yaml:"issuance"`
-	Limits   LimitsConfig   `yaml:"limits"`
+	Log       LogConfig       `yaml:"log"`
+	TLS       TLSConfig       `yaml:"tls"`
+	Issuance  IssuanceConfig  `yaml:"issuance"`
+	Limits    LimitsConfig    `yaml:"limits"`
+	Scheduler SchedulerConfig `yaml:"scheduler"`
+}
+
+// SchedulerConfig tunes background jobs. With several nodes on one
+// PostgreSQL database, one node at a time runs them, chosen by a lease.
+type SchedulerConfig struct {
+	// LeaseTTL is how long the job lease lasts without renewal, so how soon
+	// a surviving node takes over from a dead one (default 10s).
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
+	// JobInterval is how often each job runs (default 1m).
+	JobInterval time.Duration `yaml:"job_interval"`
 }
 
 // LogConfig configures logging.
@@ -181,6 +193,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.CAsPerAccount < 0 || c.Limits.MaxBodyBytes < 0 {
 		add("limits must not be negative")
+	}
+	if c.Scheduler.LeaseTTL < 0 || (c.Scheduler.LeaseTTL > 0 && c.Scheduler.LeaseTTL < 100*time.Millisecond) {
+		add("scheduler.lease_ttl must be at least 100ms")
+	}
+	if c.Scheduler.JobInterval < 0 {
+		add("scheduler.job_interval must not be negative")
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "\n"))

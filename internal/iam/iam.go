@@ -82,9 +82,10 @@ func (s *Service) AddStaticKey(id, secret string, p Principal) {
 	s.static[id] = &Credential{Secret: []byte(secret), Principal: p}
 }
 
-// EnsureAccount creates an account record if it does not exist.
+// EnsureAccount creates an account record if it does not exist. Several
+// nodes may call it at once.
 func (s *Service) EnsureAccount(ctx context.Context, id, name string) error {
-	return s.store.Update(ctx, func(tx store.Tx) error {
+	err := s.store.Update(ctx, func(tx store.Tx) error {
 		if _, err := tx.Accounts().Get(ctx, id); err == nil {
 			return nil
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -92,6 +93,10 @@ func (s *Service) EnsureAccount(ctx context.Context, id, name string) error {
 		}
 		return tx.Accounts().Insert(ctx, &store.Account{ID: id, Name: name, CreatedAt: s.clock.Now()})
 	})
+	if errors.Is(err, store.ErrConflict) { // another node created it meanwhile
+		return nil
+	}
+	return err
 }
 
 // LookupAccessKey returns the credential for an access key ID. It returns an
@@ -154,12 +159,18 @@ type BootstrapResult struct {
 }
 
 // Bootstrap creates the first account and its administrator if the store has
-// no account yet. It returns nil when there was nothing to do.
+// no account yet. It returns nil when there was nothing to do. Of several
+// nodes starting together on a new database, exactly one bootstraps.
 func (s *Service) Bootstrap(ctx context.Context) (*BootstrapResult, error) {
 	var res *BootstrapResult
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		n, err := tx.Accounts().Count(ctx)
 		if err != nil || n > 0 {
+			return err
+		}
+		// A once-only key: a concurrent bootstrap on another node waits for
+		// this transaction and then fails with ErrConflict.
+		if err := tx.Meta().Insert(ctx, "bootstrap", s.clock.Now().Format(time.RFC3339)); err != nil {
 			return err
 		}
 		account, err := randomAccountID()
@@ -186,6 +197,9 @@ func (s *Service) Bootstrap(ctx context.Context) (*BootstrapResult, error) {
 		res = &BootstrapResult{Account: account, PrincipalARN: arn, AccessKeyID: keyID, SecretKey: secret}
 		return nil
 	})
+	if errors.Is(err, store.ErrConflict) { // another node bootstrapped first
+		return nil, nil
+	}
 	return res, err
 }
 

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/sigilhq/sigil/internal/api/acmpca"
 	"github.com/sigilhq/sigil/internal/api/awsjson"
 	"github.com/sigilhq/sigil/internal/ca"
@@ -28,6 +30,7 @@ import (
 	"github.com/sigilhq/sigil/internal/iam"
 	"github.com/sigilhq/sigil/internal/keys/soft"
 	"github.com/sigilhq/sigil/internal/lint"
+	"github.com/sigilhq/sigil/internal/scheduler"
 	"github.com/sigilhq/sigil/internal/seal"
 	"github.com/sigilhq/sigil/internal/store"
 	"github.com/sigilhq/sigil/internal/store/sqlstore"
@@ -42,6 +45,7 @@ type Server struct {
 	store    store.Store
 	iam      *iam.Service
 	ca       *ca.Service
+	sched    *scheduler.Scheduler
 
 	apiLn, pubLn   net.Listener
 	apiSrv, pubSrv *http.Server
@@ -106,7 +110,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	}
 	s.store = st
 	reserveSyscallP(log)
-	if err := checkMasterKey(ctx, st, keyring.CurrentID()); err != nil {
+	if err := checkMasterKey(ctx, st, keyring.CurrentID(), true); err != nil {
 		return nil, err
 	}
 
@@ -145,6 +149,21 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	// Request signatures are checked against the wall clock even in dev
 	// mode: clients sign with real time, only the domain follows the dev
 	// clock.
+	node, _ := os.Hostname()
+	node = fmt.Sprintf("%s/%d/%s", node, os.Getpid(), uuid.NewString()[:8])
+	s.sched = scheduler.New(st, base, node, scheduler.Options{LeaseTTL: cfg.Scheduler.LeaseTTL, Logger: log})
+	every := cfg.Scheduler.JobInterval
+	if every == 0 {
+		every = time.Minute
+	}
+	s.sched.Add(scheduler.Job{Name: "purge-deleted-cas", Every: every, Run: func(ctx context.Context, fence scheduler.Fence) error {
+		n, err := s.ca.Purge(ctx, fence)
+		if n > 0 {
+			log.Info("purged deleted certificate authorities", "count", n)
+		}
+		return err
+	}})
+
 	aws := awsjson.NewServer(s.iam, base, awsjson.Options{
 		Region: cfg.Region, MaxBodyBytes: cfg.Limits.MaxBodyBytes, Logger: log,
 	}, acmpca.Service(s.ca))
@@ -228,12 +247,16 @@ func prepareDataDir(dir string) error {
 	return nil
 }
 
-// checkMasterKey records which master key seals this store, and refuses to
-// start with another one: every CA key would fail to unseal later.
-func checkMasterKey(ctx context.Context, st store.Store, id string) error {
+// checkMasterKey refuses a master key other than the one that sealed this
+// store (every CA key would fail to unseal later). With record set, a store
+// that records no key yet is marked as sealed by this one.
+func checkMasterKey(ctx context.Context, st store.Store, id string, record bool) error {
 	return st.Update(ctx, func(tx store.Tx) error {
 		got, err := tx.Meta().Get(ctx, "master_key_id")
 		if errors.Is(err, store.ErrNotFound) {
+			if !record {
+				return nil
+			}
 			return tx.Meta().Put(ctx, "master_key_id", id)
 		}
 		if err != nil {
@@ -281,29 +304,12 @@ func (s *Server) Start() {
 	s.wg.Add(3)
 	go serve(s.apiSrv, s.apiLn, s.tlsActive)
 	go serve(s.pubSrv, s.pubLn, false)
-	go s.purgeLoop(ctx)
+	go func() {
+		defer s.wg.Done()
+		s.sched.Run(ctx)
+	}()
 	s.log.Info("sigil listening", "api", s.APIURL(), "public", s.PublicURL(), "dev", s.cfg.Dev,
 		"data_dir", s.cfg.DataDir, "region", s.cfg.Region)
-}
-
-// purgeLoop removes CAs whose restore window has ended. (Single-node for
-// now; leases for several nodes come with the PostgreSQL store.)
-func (s *Server) purgeLoop(ctx context.Context) {
-	defer s.wg.Done()
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		if n, err := s.ca.Purge(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("purge of deleted certificate authorities failed", "err", err)
-		} else if n > 0 {
-			s.log.Info("purged deleted certificate authorities", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // Shutdown stops accepting requests, waits for in-flight ones (until ctx
@@ -368,6 +374,9 @@ func (s *Server) CA() *ca.Service { return s.ca }
 
 // Store exposes the store (tests use it to simulate a database failure).
 func (s *Server) Store() store.Store { return s.store }
+
+// Scheduler exposes the background-job scheduler (tests watch its lease).
+func (s *Server) Scheduler() *scheduler.Scheduler { return s.sched }
 
 // IAM exposes the identity service (tests use it to add principals).
 func (s *Server) IAM() *iam.Service { return s.iam }
