@@ -214,6 +214,20 @@ func LoadOrCreateKeyFile(path string) (mk *MasterKey, created bool, err error) {
 	return mk, false, nil
 }
 
+// LoadKeyFile reads an existing master key file; unlike LoadOrCreateKeyFile
+// it never creates one.
+func LoadKeyFile(path string) (*MasterKey, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("seal: read master key: %w", err)
+	}
+	mk, err := ParseKeyFile(raw)
+	if err != nil {
+		return nil, fmt.Errorf("seal: %s: %w", path, err)
+	}
+	return mk, nil
+}
+
 // ParseKeyFile parses the content of a master key file.
 func ParseKeyFile(raw []byte) (*MasterKey, error) {
 	var b64 string
