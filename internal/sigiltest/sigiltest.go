@@ -52,6 +52,7 @@ func Start(t testing.TB, mod ...func(*config.Config)) *Env {
 	cfg.DataDir = t.TempDir()
 	cfg.Listen, cfg.PublicListen = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Log.Level = "debug"
+	cfg.Store = StoreURL(t)
 	for _, m := range mod {
 		m(&cfg)
 	}

@@ -6,19 +6,15 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/acmpca"
 	"github.com/aws/aws-sdk-go-v2/service/acmpca/types"
 
@@ -86,9 +82,6 @@ func BenchmarkSignCeiling(b *testing.B) {
 	}
 }
 
-// parallelism × GOMAXPROCS clients issue at once.
-var parallelism = 16
-
 func benchIssue(b *testing.B, key types.KeyAlgorithm, sig types.SigningAlgorithm, lint bool, client string) {
 	dir := b.TempDir()
 	cfgFile := filepath.Join(dir, "sigil.yaml")
@@ -105,69 +98,24 @@ func benchIssue(b *testing.B, key types.KeyAlgorithm, sig types.SigningAlgorithm
 		Validity: &types.Validity{Type: types.ValidityPeriodTypeDays, Value: aws.Int64(7)}}
 	call := func() error { _, err := c.IssueCertificate(ctx, in); return err }
 	if client == "raw" {
-		// A lean client: one pre-encoded JSON body, signed with SigV4 per
-		// request, sent with net/http. It spends far less CPU than the SDK's
-		// middleware stack, leaving more of the 2 cores to the server.
 		body, _ := json.Marshal(map[string]any{"CertificateAuthorityArn": root, "Csr": csr, "SigningAlgorithm": sig,
 			"Validity": map[string]any{"Type": "DAYS", "Value": 7}})
-		hc := &http.Client{Transport: transport}
-		signer := v4.NewSigner()
-		creds := aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}
-		hash := hexSum(body)
-		call = func() error {
-			req, _ := http.NewRequest("POST", url+"/", bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-			req.Header.Set("X-Amz-Target", "ACMPrivateCA.IssueCertificate")
-			if err := signer.SignHTTP(ctx, creds, req, hash, "acm-pca", "us-east-1", time.Now()); err != nil {
-				return err
-			}
-			resp, err := hc.Do(req)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			out, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != 200 || !bytes.Contains(out, []byte(`"CertificateArn"`)) {
-				return fmt.Errorf("status %d: %s", resp.StatusCode, out)
-			}
-			return nil
-		}
+		lean := newLeanClient()
+		call = func() error { return lean.call(url, "IssueCertificate", body) }
 	}
-
-	var mu sync.Mutex
-	lat := make([]time.Duration, 0, b.N)
-	b.SetParallelism(parallelism) // parallelism × GOMAXPROCS concurrent clients
-	b.ResetTimer()
 	cpu0, srv0 := cpuTime(), procCPU(b, proc.Cmd.Process.Pid)
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		local := make([]time.Duration, 0, 256)
-		for pb.Next() {
-			t0 := time.Now()
-			if err := call(); err != nil {
-				b.Error(err)
-				return
-			}
-			local = append(local, time.Since(t0))
-		}
-		mu.Lock()
-		lat = append(lat, local...)
-		mu.Unlock()
-	})
-	elapsed := time.Since(start)
+	elapsed := runLoad(b, "certs", func(int) error { return call() })
 	cpu, srvCPU := cpuTime()-cpu0, procCPU(b, proc.Cmd.Process.Pid)-srv0
-	b.StopTimer()
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	if len(lat) == 0 {
-		return
-	}
-	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*p))] }
-	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "certs/s")
-	b.ReportMetric(float64(pct(0.50).Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(pct(0.99).Microseconds())/1000, "p99-ms")
 	// CPU per wall second (200 is both cores busy).
 	b.ReportMetric(100*srvCPU.Seconds()/elapsed.Seconds(), "server-cpu-%")
 	b.ReportMetric(100*cpu.Seconds()/elapsed.Seconds(), "client-cpu-%")
+}
+
+// cpuTime is the user+system CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // procCPU is the user+system CPU time of another process, from /proc.
@@ -183,11 +131,4 @@ func procCPU(b *testing.B, pid int) time.Duration {
 	fmt.Sscan(fields[11], &utime)
 	fmt.Sscan(fields[12], &stime)
 	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ is 100 on Linux
-}
-
-// cpuTime is the user+system CPU time this process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

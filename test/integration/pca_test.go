@@ -315,7 +315,7 @@ func TestLifecycleWithDevClock(t *testing.T) {
 	advance(t, env.URL, "169h")
 	_, err = c.DescribeCertificateAuthority(ctx, &acmpca.DescribeCertificateAuthorityInput{CertificateAuthorityArn: &root})
 	wantCode(t, err, "ResourceNotFoundException")
-	if n, err := env.Server.CA().Purge(ctx); n != 1 || err != nil {
+	if n, err := env.Server.CA().Purge(ctx, nil); n != 1 || err != nil {
 		t.Fatalf("purge removed %d (%v)", n, err)
 	}
 }

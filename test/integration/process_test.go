@@ -26,7 +26,7 @@ var loopbackPorts = []string{"--listen", "127.0.0.1:0", "--public-listen", "127.
 // certificate is still there and that the CA keys still sign.
 func TestRestartKeepsEverything(t *testing.T) {
 	dataDir := t.TempDir()
-	args := append([]string{"--dev", "--data-dir", dataDir}, loopbackPorts...)
+	args := append(append([]string{"--dev", "--data-dir", dataDir}, loopbackPorts...), sigiltest.StoreArgs(t)...)
 	p := sigiltest.StartProcess(t, args...)
 	c := sigiltest.PCAClient(p.URL, sigiltest.AWSConfig("test", "test", "us-east-1", nil))
 
@@ -74,7 +74,8 @@ func TestRestartKeepsEverything(t *testing.T) {
 // CA bundle in the data directory, and dev-only features are refused.
 func TestProductionStart(t *testing.T) {
 	dataDir := t.TempDir()
-	p := sigiltest.StartProcess(t, append([]string{"--data-dir", dataDir}, loopbackPorts...)...)
+	args := append(append([]string{"--data-dir", dataDir}, loopbackPorts...), sigiltest.StoreArgs(t)...)
+	p := sigiltest.StartProcess(t, args...)
 	if !strings.HasPrefix(p.URL, "https://") {
 		t.Fatalf("API is not HTTPS: %s", p.URL)
 	}
@@ -136,7 +137,7 @@ func TestProductionStart(t *testing.T) {
 	// A restart keeps the administrator and does not create another.
 	p.Stop(t)
 	before, _ := os.ReadFile(credPath)
-	p2 := sigiltest.StartProcess(t, append([]string{"--data-dir", dataDir}, loopbackPorts...)...)
+	p2 := sigiltest.StartProcess(t, args...)
 	after, _ := os.ReadFile(credPath)
 	if string(before) != string(after) {
 		t.Fatal("a restart rewrote the administrator credentials")
@@ -189,7 +190,8 @@ func TestStartupFailures(t *testing.T) {
 		t.Fatalf("validate-config: %v %s", err, out)
 	}
 	// Start once so the database records its master key, then swap the key.
-	p := sigiltest.StartProcess(t, append([]string{"--dev", "--data-dir", keyDir}, loopbackPorts...)...)
+	storeArgs := sigiltest.StoreArgs(t)
+	p := sigiltest.StartProcess(t, append(append([]string{"--dev", "--data-dir", keyDir}, loopbackPorts...), storeArgs...)...)
 	p.Stop(t)
 	os.WriteFile(filepath.Join(keyDir, "master.key"), []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"), 0o600)
 
@@ -201,7 +203,9 @@ func TestStartupFailures(t *testing.T) {
 		{"port taken", []string{"serve", "--dev", "--data-dir", t.TempDir(), "--listen", taken.Addr().String(), "--public-listen", "127.0.0.1:0"}, "already in use"},
 		{"data dir is a file", []string{"serve", "--dev", "--data-dir", file, "--listen", "127.0.0.1:0", "--public-listen", "127.0.0.1:0"}, "data directory"},
 		{"dev off loopback", []string{"serve", "--dev", "--data-dir", t.TempDir(), "--listen", "0.0.0.0:0", "--public-listen", "127.0.0.1:0"}, "loopback"},
-		{"wrong master key", []string{"serve", "--dev", "--data-dir", keyDir, "--listen", "127.0.0.1:0", "--public-listen", "127.0.0.1:0"}, "master key"},
+		{"wrong master key", append([]string{"serve", "--dev", "--data-dir", keyDir, "--listen", "127.0.0.1:0", "--public-listen", "127.0.0.1:0"}, storeArgs...), "master key"},
+		{"unreachable database", []string{"serve", "--dev", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--public-listen", "127.0.0.1:0",
+			"--store", "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"}, "PostgreSQL"},
 		{"bad region", []string{"validate-config", "--region", "moon"}, "region"},
 		{"unknown flag", []string{"serve", "--lisen", "x"}, "unknown flag"},
 	}
