@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs Sigil's whole test suite, installing what it needs first:
-#   - Debian packages the tests drive (openssl, the AWS CLI v2 "awscli"),
-#     with apt-get when they are missing;
+#   - Debian packages the tests drive (openssl, the AWS CLI v2 "awscli",
+#     PostgreSQL), with apt-get when they are missing;
+#   - a PostgreSQL server: the one on 127.0.0.1:5432 if it answers, else the
+#     system cluster started, else a private cluster on port 55432; the tests
+#     use their own database "sigil_test" (one schema per test);
 #   - staticcheck, pinned, through the Go module proxy.
 # Every test runs with the race detector; each fuzz target gets a short run.
 #
@@ -26,7 +29,41 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# 2. Go (1.26 or newer; an older go fetches the right toolchain itself).
+# 2. PostgreSQL.
+pg_ok() { psql "$1" -qAtc 'SELECT 1' >/dev/null 2>&1; }
+ensure_postgres() {
+  local admin="postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+  if ! command -v psql >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    say "installing PostgreSQL"
+    local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends postgresql postgresql-client >/dev/null
+  fi
+  if ! pg_ok "$admin" && ls /etc/postgresql/*/main >/dev/null 2>&1; then
+    local v; v=$(ls /etc/postgresql | head -1)
+    pg_ctlcluster --skip-systemctl-redirect "$v" main start >/dev/null 2>&1 || true
+    for _ in $(seq 20); do pg_ok "$admin" && break; sleep 0.5; done
+  fi
+  if ! pg_ok "$admin"; then
+    # A private cluster with trust authentication for the tests.
+    admin="postgres://postgres@127.0.0.1:55432/postgres?sslmode=disable"
+    if ! pg_ok "$admin"; then
+      local bin dir; bin=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")
+      dir=${TMPDIR:-/tmp}/sigil-test-pg
+      rm -rf "$dir" && mkdir -p "$dir" && chown postgres "$dir" 2>/dev/null || true
+      runas() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+      runas "$bin/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
+      runas "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -o "-p 55432 -k $dir -c listen_addresses=127.0.0.1" -w start >/dev/null
+    fi
+  fi
+  psql "$admin" -qAtc "SELECT 1 FROM pg_database WHERE datname = 'sigil_test'" | grep -q 1 ||
+    psql "$admin" -qc "CREATE DATABASE sigil_test" >/dev/null
+  export SIGIL_TEST_POSTGRES=${admin%/postgres?sslmode=disable}/sigil_test?sslmode=disable
+}
+if [ -z "${SIGIL_TEST_POSTGRES:-}" ]; then ensure_postgres; fi
+echo "PostgreSQL for the tests: $SIGIL_TEST_POSTGRES"
+
+# 3. Go (1.26 or newer; an older go fetches the right toolchain itself).
 if ! command -v go >/dev/null 2>&1; then
   if [ -x /usr/local/go/bin/go ]; then export PATH=$PATH:/usr/local/go/bin; else
     echo "Go 1.26 or newer is required (https://go.dev/dl/); none was found." >&2; exit 1
@@ -34,7 +71,7 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 go version
 
-# 3. Static checks.
+# 4. Static checks.
 say "gofmt"
 unformatted=$(gofmt -l cmd internal test)
 if [ -n "$unformatted" ]; then echo "gofmt would change:" "$unformatted" >&2; exit 1; fi
@@ -47,12 +84,16 @@ if ! "$tools/staticcheck" -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#
 fi
 "$tools/staticcheck" ./...
 
-# 4. Tests: unit, store conformance, integration (real server, AWS SDK,
-#    AWS CLI, openssl, zlint), layering — all under the race detector.
-say "go test -race ./..."
+# 5. Tests: unit, store conformance on both engines, integration (real
+#    server, AWS SDK, AWS CLI, openssl, zlint; several nodes over PostgreSQL;
+#    backup and restore), layering — all under the race detector. The
+#    integration suite then runs again with PostgreSQL as the store.
+say "go test -race ./...  (store: SQLite)"
 go test -race -count=1 -timeout 20m ./...
+say "go test -race ./test/integration  (store: PostgreSQL)"
+SIGIL_TEST_ENGINE=postgres go test -race -count=1 -timeout 20m ./test/integration/
 
-# 5. A short run of every fuzz target.
+# 6. A short run of every fuzz target.
 say "fuzzing ($FUZZTIME per target)"
 for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
