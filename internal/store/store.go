@@ -53,6 +53,10 @@ type Tx interface {
 	Tags() Tags
 	Idempotency() Idempotency
 	Leases() Leases
+	CRLs() CRLs
+	Sequences() Sequences
+	OCSPResponders() OCSPResponders
+	AuditReports() AuditReports
 }
 
 // Meta is a small key-value table for installation facts (such as which
@@ -144,6 +148,8 @@ type CAs interface {
 	// List returns up to limit CAs of the account ordered by (CreatedAt, ID),
 	// starting after the cursor (nil: from the start).
 	List(ctx context.Context, account string, after *CACursor, limit int) ([]*CA, error)
+	// Each streams every CA of every account.
+	Each(ctx context.Context, fn func(*CA) error) error
 	// CountByAccount counts the CAs of an account, deleted ones included.
 	CountByAccount(ctx context.Context, account string) (int, error)
 	// Delete removes a CA and everything stored under it (certificates,
@@ -156,14 +162,24 @@ type CAs interface {
 
 // Certificate is a certificate issued by a CA.
 type Certificate struct {
-	CAID        string
-	Serial      string // canonical hex, as in the ARN
-	Account     string
-	DER         []byte
-	NotBefore   time.Time
-	NotAfter    time.Time
-	IssuedAt    time.Time
-	TemplateARN string
+	CAID             string
+	Serial           string // canonical hex, as in the ARN
+	Account          string
+	DER              []byte
+	NotBefore        time.Time
+	NotAfter         time.Time
+	IssuedAt         time.Time
+	TemplateARN      string
+	CRLPartition     int64     // the CRL partition its distribution point names (0: complete CRL)
+	RevokedAt        time.Time // zero unless revoked
+	RevocationReason string
+}
+
+// RevokedEntry is one line of a CRL.
+type RevokedEntry struct {
+	Serial    string
+	RevokedAt time.Time
+	Reason    string
 }
 
 // Certificates stores issued certificates. (CAID, Serial) is unique.
@@ -171,6 +187,103 @@ type Certificates interface {
 	Insert(ctx context.Context, c *Certificate) error
 	Get(ctx context.Context, caID, serial string) (*Certificate, error)
 	CountByCA(ctx context.Context, caID string) (int, error)
+	// Revoke marks a certificate revoked: ErrNotFound if it does not exist,
+	// ErrConflict if it is already revoked. It costs the same however many
+	// certificates are revoked already.
+	Revoke(ctx context.Context, caID, serial string, at time.Time, reason string) error
+	// Revoked streams the revoked certificates that expire after
+	// notAfterSince and belong on one CRL: for partition 0 (the complete
+	// CRL) every revoked certificate of the CA, for partition n >= 1 those
+	// of partition n. Entries come ordered by (partition, serial); the
+	// stream never loads them all.
+	Revoked(ctx context.Context, caID string, partition int64, notAfterSince time.Time, fn func(RevokedEntry) error) error
+	// Each streams every certificate of a CA in issuance order.
+	Each(ctx context.Context, caID string, fn func(*Certificate) error) error
+}
+
+// CRL is the latest CRL of one partition of a CA.
+type CRL struct {
+	CAID       string
+	Partition  int64
+	Number     int64
+	ThisUpdate time.Time
+	NextUpdate time.Time
+	RefreshAt  time.Time // when it must be regenerated
+	Pending    int64     // revocations not yet in DER
+	DER        []byte
+}
+
+// CRLs stores CRLs and when they are due.
+type CRLs interface {
+	// Ensure creates the (CA, partition) row, due at refreshAt, if missing.
+	Ensure(ctx context.Context, caID string, partition int64, refreshAt time.Time) error
+	// MarkPending records a revocation in a partition and makes its CRL due
+	// at now (creating the row if needed).
+	MarkPending(ctx context.Context, caID string, partition int64, now time.Time) error
+	// Touch makes an existing row due at now, like MarkPending, and does
+	// nothing if the row does not exist.
+	Touch(ctx context.Context, caID string, partition int64, now time.Time) error
+	// Reschedule moves a row's refresh time without changing its CRL (for
+	// a CA that cannot sign now, such as a disabled configuration).
+	Reschedule(ctx context.Context, caID string, partition int64, refreshAt time.Time) error
+	Get(ctx context.Context, caID string, partition int64) (*CRL, error)
+	// Number returns the number of the published CRL of a partition (0 if
+	// none was published yet), without reading the CRL itself.
+	Number(ctx context.Context, caID string, partition int64) (int64, error)
+	// Due lists up to limit rows whose refresh time has come, without DER.
+	Due(ctx context.Context, now time.Time, limit int) ([]*CRL, error)
+	// Save stores a newly signed CRL: number, times and DER, and subtracts
+	// covered from the pending count (revocations that arrived meanwhile
+	// stay pending).
+	Save(ctx context.Context, c *CRL, covered int64) error
+	// Partitions lists the partitions of a CA, without DER.
+	Partitions(ctx context.Context, caID string) ([]*CRL, error)
+	// Remove drops a CRL row (the CA stopped publishing CRLs).
+	Remove(ctx context.Context, caID string, partition int64) error
+}
+
+// Sequences hands out per-CA counters in blocks.
+type Sequences interface {
+	// Reserve reserves n values of the named counter of a CA and returns the
+	// first (counters start at 1).
+	Reserve(ctx context.Context, caID, name string, n int64) (first int64, err error)
+}
+
+// OCSPResponder is a CA's delegated OCSP signing key and certificate.
+type OCSPResponder struct {
+	CAID        string
+	KeyRef      []byte
+	Certificate []byte // DER
+	NotAfter    time.Time
+}
+
+// OCSPResponders stores delegated responders, one per CA.
+type OCSPResponders interface {
+	Get(ctx context.Context, caID string) (*OCSPResponder, error)
+	Put(ctx context.Context, r *OCSPResponder) error
+}
+
+// AuditReport is a report of a CA's issued and revoked certificates.
+type AuditReport struct {
+	ID        string
+	CAID      string
+	Status    string // CREATING, SUCCESS, FAILED
+	Bucket    string
+	Key       string
+	Format    string // JSON or CSV
+	CreatedAt time.Time
+}
+
+// AuditReports stores audit report requests.
+type AuditReports interface {
+	Insert(ctx context.Context, r *AuditReport) error
+	Get(ctx context.Context, id string) (*AuditReport, error)
+	SetStatus(ctx context.Context, id, status string) error
+	// Creating reports whether a report of the CA is being created.
+	Creating(ctx context.Context, caID string) (bool, error)
+	// FailStale marks reports still CREATING since before t as FAILED (their
+	// node died) and returns how many.
+	FailStale(ctx context.Context, before time.Time) (int, error)
 }
 
 // Tag is a key/value label on a resource.

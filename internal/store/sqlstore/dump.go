@@ -30,7 +30,8 @@ import (
 // backed up: they describe the running cluster and the binary, not data.
 
 // dumpTables lists the tables in an order that satisfies foreign keys.
-var dumpTables = []string{"meta", "accounts", "access_keys", "certificate_authorities", "certificates", "tags", "idempotency"}
+var dumpTables = []string{"meta", "accounts", "access_keys", "certificate_authorities", "certificates", "tags", "idempotency",
+	"crls", "crl_files", "ca_sequences", "ocsp_responders", "audit_reports"}
 
 const backupFormat = "sigil-backup"
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -41,6 +42,11 @@ func Run(t *testing.T, open Opener) {
 		{"MetaInsertOnce", testMetaInsert},
 		{"Leases", testLeases},
 		{"LeaseRace", testLeaseRace},
+		{"Revocation", testRevocation},
+		{"CRLCycle", testCRLCycle},
+		{"Sequences", testSequences},
+		{"ResponderAndReports", testResponderAndReports},
+		{"DeleteCAData", testDeleteCAData},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -242,6 +248,11 @@ func testCAList(t *testing.T, s store.Store) {
 	}
 	if len(seen) != 25 {
 		t.Fatalf("listed %d CAs: %v", len(seen), seen)
+	}
+	all := 0
+	s.View(ctx, func(tx store.Tx) error { return tx.CAs().Each(ctx, func(*store.CA) error { all++; return nil }) })
+	if all != 28 {
+		t.Errorf("Each saw %d CAs, want 28", all)
 	}
 	s.View(ctx, func(tx store.Tx) error {
 		if n, err := tx.CAs().CountByAccount(ctx, "222222222222"); n != 3 || err != nil {
@@ -634,4 +645,282 @@ func testLeaseRace(t *testing.T, s store.Store) {
 	if winners != 1 {
 		t.Fatalf("%d nodes hold the lease", winners)
 	}
+}
+
+func insertCert(t *testing.T, s store.Store, caID, serial string, partition int64, notAfter time.Time) {
+	t.Helper()
+	update(t, s, func(tx store.Tx) error {
+		return tx.Certificates().Insert(ctx, &store.Certificate{CAID: caID, Serial: serial, Account: "111111111111", DER: []byte{1},
+			NotBefore: base, NotAfter: notAfter, IssuedAt: base, TemplateARN: "t", CRLPartition: partition})
+	})
+}
+
+func testRevocation(t *testing.T, s store.Store) {
+	update(t, s, func(tx store.Tx) error { return tx.CAs().Insert(ctx, newCA("ca-1", "111111111111", base)) })
+	later := base.AddDate(1, 0, 0)
+	insertCert(t, s, "ca-1", "03", 1, later)
+	insertCert(t, s, "ca-1", "01", 1, later)
+	insertCert(t, s, "ca-1", "02", 2, later)
+	insertCert(t, s, "ca-1", "04", 1, base.Add(time.Hour)) // expires soon
+	revoke := func(serial, reason string) error {
+		return s.Update(ctx, func(tx store.Tx) error {
+			return tx.Certificates().Revoke(ctx, "ca-1", serial, base.Add(time.Minute), reason)
+		})
+	}
+	for _, serial := range []string{"03", "01", "02", "04"} {
+		if err := revoke(serial, "KEY_COMPROMISE"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := revoke("01", "SUPERSEDED"); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second revocation: %v", err)
+	}
+	if err := revoke("99", "SUPERSEDED"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revoking a missing certificate: %v", err)
+	}
+	s.View(ctx, func(tx store.Tx) error {
+		c, err := tx.Certificates().Get(ctx, "ca-1", "01")
+		if err != nil || !c.RevokedAt.Equal(base.Add(time.Minute)) || c.RevocationReason != "KEY_COMPROMISE" || c.CRLPartition != 1 {
+			t.Errorf("revoked certificate %+v %v", c, err)
+		}
+		// Partition 1, excluding what expired before base+2h, in serial order.
+		var got []string
+		err = tx.Certificates().Revoked(ctx, "ca-1", 1, base.Add(2*time.Hour), func(e store.RevokedEntry) error {
+			got = append(got, e.Serial+":"+e.Reason)
+			return nil
+		})
+		if err != nil || strings.Join(got, ",") != "01:KEY_COMPROMISE,03:KEY_COMPROMISE" {
+			t.Errorf("revoked in partition 1: %v %v", got, err)
+		}
+		// Partition 0 is the complete CRL: every partition, by partition then serial.
+		got = nil
+		err = tx.Certificates().Revoked(ctx, "ca-1", 0, base.Add(2*time.Hour), func(e store.RevokedEntry) error {
+			got = append(got, e.Serial)
+			return nil
+		})
+		if err != nil || strings.Join(got, ",") != "01,03,02" {
+			t.Errorf("complete CRL entries: %v %v", got, err)
+		}
+		var all []string
+		tx.Certificates().Each(ctx, "ca-1", func(c *store.Certificate) error { all = append(all, c.Serial); return nil })
+		if len(all) != 4 {
+			t.Errorf("Each: %v", all)
+		}
+		return nil
+	})
+}
+
+func testCRLCycle(t *testing.T, s store.Store) {
+	update(t, s, func(tx store.Tx) error { return tx.CRLs().Ensure(ctx, "ca-1", 0, base.Add(time.Hour)) })
+	update(t, s, func(tx store.Tx) error { return tx.CRLs().Ensure(ctx, "ca-1", 0, base) }) // no change
+	due := func(at time.Time) []*store.CRL {
+		var out []*store.CRL
+		s.View(ctx, func(tx store.Tx) (err error) { out, err = tx.CRLs().Due(ctx, at, 10); return })
+		return out
+	}
+	if d := due(base); len(d) != 0 {
+		t.Fatalf("due before its time: %+v", d[0])
+	}
+	if d := due(base.Add(time.Hour)); len(d) != 1 || d[0].Pending != 0 {
+		t.Fatalf("due at its time: %v", d)
+	}
+	// Two revocations make it due at once.
+	update(t, s, func(tx store.Tx) error { return tx.CRLs().MarkPending(ctx, "ca-1", 0, base) })
+	update(t, s, func(tx store.Tx) error { return tx.CRLs().MarkPending(ctx, "ca-1", 0, base) })
+	d := due(base)
+	if len(d) != 1 || d[0].Pending != 2 {
+		t.Fatalf("after revocations: %+v", d)
+	}
+	// The job builds a CRL covering those 2; a third revocation arrives
+	// meanwhile and must stay pending and due.
+	update(t, s, func(tx store.Tx) error { return tx.CRLs().MarkPending(ctx, "ca-1", 0, base) })
+	crl := &store.CRL{CAID: "ca-1", Partition: 0, Number: 7, ThisUpdate: base, NextUpdate: base.AddDate(0, 0, 7),
+		RefreshAt: base.AddDate(0, 0, 3), DER: []byte{0x30, 0}}
+	update(t, s, func(tx store.Tx) error { return tx.CRLs().Save(ctx, crl, 2) })
+	if d := due(base); len(d) != 1 || d[0].Pending != 1 {
+		t.Fatalf("a revocation made during generation was lost: %+v", d)
+	}
+	update(t, s, func(tx store.Tx) error {
+		return tx.CRLs().Save(ctx, &store.CRL{CAID: "ca-1", Partition: 0, Number: 8,
+			ThisUpdate: base, NextUpdate: base.AddDate(0, 0, 7), RefreshAt: base.AddDate(0, 0, 3), DER: []byte{0x30, 1}}, 1)
+	})
+	if d := due(base.AddDate(0, 0, 2)); len(d) != 0 {
+		t.Fatalf("still due after a complete save: %+v", d)
+	}
+	s.View(ctx, func(tx store.Tx) error {
+		c, err := tx.CRLs().Get(ctx, "ca-1", 0)
+		if err != nil || c.Number != 8 || c.Pending != 0 || !bytes.Equal(c.DER, []byte{0x30, 1}) || !c.RefreshAt.Equal(base.AddDate(0, 0, 3)) {
+			t.Errorf("saved CRL %+v %v", c, err)
+		}
+		if n, err := tx.CRLs().Number(ctx, "ca-1", 0); err != nil || n != 8 {
+			t.Errorf("number of the published CRL: %d %v", n, err)
+		}
+		if n, err := tx.CRLs().Number(ctx, "ca-1", 5); err != nil || n != 0 {
+			t.Errorf("number of an unpublished CRL: %d %v", n, err)
+		}
+		if _, err := tx.CRLs().Get(ctx, "ca-1", 5); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("missing partition: %v", err)
+		}
+		parts, _ := tx.CRLs().Partitions(ctx, "ca-1")
+		if len(parts) != 1 || parts[0].DER != nil {
+			t.Errorf("partitions %+v", parts)
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error { return tx.CRLs().Remove(ctx, "ca-1", 0) })
+	s.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.CRLs().Get(ctx, "ca-1", 0); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("removed CRL: %v", err)
+		}
+		return nil
+	})
+	// Touch does not create rows.
+	update(t, s, func(tx store.Tx) error { return tx.CRLs().Touch(ctx, "ca-1", 0, base) })
+	if d := due(base); len(d) != 0 {
+		t.Fatalf("touch created a row: %+v", d)
+	}
+	// A revocation in a partition without a row creates it.
+	update(t, s, func(tx store.Tx) error { return tx.CRLs().MarkPending(ctx, "ca-1", 4, base) })
+	if d := due(base); len(d) != 1 || d[0].Partition != 4 || d[0].Pending != 1 {
+		t.Fatalf("new partition: %+v", d)
+	}
+	// Reschedule postpones without touching the pending count; Touch makes
+	// it due again and counts as a change.
+	update(t, s, func(tx store.Tx) error { return tx.CRLs().Reschedule(ctx, "ca-1", 4, base.Add(time.Hour)) })
+	if d := due(base); len(d) != 0 {
+		t.Fatalf("rescheduled row still due: %+v", d)
+	}
+	update(t, s, func(tx store.Tx) error { return tx.CRLs().Touch(ctx, "ca-1", 4, base) })
+	if d := due(base); len(d) != 1 || d[0].Pending != 2 {
+		t.Fatalf("touched row: %+v", d)
+	}
+}
+
+func testSequences(t *testing.T, s store.Store) {
+	var firsts []int64
+	for i := 0; i < 3; i++ {
+		update(t, s, func(tx store.Tx) error {
+			f, err := tx.Sequences().Reserve(ctx, "ca-1", "serial", 100)
+			firsts = append(firsts, f)
+			return err
+		})
+	}
+	if fmt.Sprint(firsts) != "[1 101 201]" {
+		t.Fatalf("blocks start at %v", firsts)
+	}
+	update(t, s, func(tx store.Tx) error {
+		f, err := tx.Sequences().Reserve(ctx, "ca-1", "crl", 1)
+		if f != 1 {
+			t.Errorf("a second counter starts at %d", f)
+		}
+		return err
+	})
+	// Concurrent reservations never overlap.
+	var mu sync.Mutex
+	seen := map[int64]bool{}
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 10; i++ {
+				var f int64
+				if err := s.Update(ctx, func(tx store.Tx) (err error) { f, err = tx.Sequences().Reserve(ctx, "ca-2", "serial", 10); return }); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if seen[f] {
+					t.Errorf("block %d handed out twice", f)
+				}
+				seen[f] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != 80 {
+		t.Fatalf("%d blocks", len(seen))
+	}
+}
+
+func testResponderAndReports(t *testing.T, s store.Store) {
+	r := &store.OCSPResponder{CAID: "ca-1", KeyRef: []byte("k"), Certificate: []byte("c1"), NotAfter: base.AddDate(0, 1, 0)}
+	update(t, s, func(tx store.Tx) error { return tx.OCSPResponders().Put(ctx, r) })
+	r.Certificate, r.NotAfter = []byte("c2"), base.AddDate(0, 2, 0)
+	update(t, s, func(tx store.Tx) error { return tx.OCSPResponders().Put(ctx, r) })
+	s.View(ctx, func(tx store.Tx) error {
+		got, err := tx.OCSPResponders().Get(ctx, "ca-1")
+		if err != nil || string(got.Certificate) != "c2" || !got.NotAfter.Equal(base.AddDate(0, 2, 0)) {
+			t.Errorf("responder %+v %v", got, err)
+		}
+		if _, err := tx.OCSPResponders().Get(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("missing responder: %v", err)
+		}
+		return nil
+	})
+	rep := &store.AuditReport{ID: "r1", CAID: "ca-1", Status: "CREATING", Bucket: "b", Key: "audit-report/ca-1/r1.json", Format: "JSON", CreatedAt: base}
+	update(t, s, func(tx store.Tx) error { return tx.AuditReports().Insert(ctx, rep) })
+	s.View(ctx, func(tx store.Tx) error {
+		if busy, _ := tx.AuditReports().Creating(ctx, "ca-1"); !busy {
+			t.Error("report not in progress")
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error {
+		n, err := tx.AuditReports().FailStale(ctx, base)
+		if n != 0 {
+			t.Errorf("failed a report that is not stale yet")
+		}
+		return err
+	})
+	update(t, s, func(tx store.Tx) error { return tx.AuditReports().SetStatus(ctx, "r1", "SUCCESS") })
+	s.View(ctx, func(tx store.Tx) error {
+		got, err := tx.AuditReports().Get(ctx, "r1")
+		if err != nil || got.Status != "SUCCESS" || got.Key != rep.Key || !got.CreatedAt.Equal(base) {
+			t.Errorf("report %+v %v", got, err)
+		}
+		if busy, _ := tx.AuditReports().Creating(ctx, "ca-1"); busy {
+			t.Error("finished report still in progress")
+		}
+		return nil
+	})
+	rep2 := &store.AuditReport{ID: "r2", CAID: "ca-1", Status: "CREATING", Bucket: "b", Key: "k", Format: "CSV", CreatedAt: base}
+	update(t, s, func(tx store.Tx) error { return tx.AuditReports().Insert(ctx, rep2) })
+	update(t, s, func(tx store.Tx) error {
+		if n, err := tx.AuditReports().FailStale(ctx, base.Add(time.Hour)); n != 1 || err != nil {
+			t.Errorf("FailStale = %d, %v", n, err)
+		}
+		return nil
+	})
+}
+
+func testDeleteCAData(t *testing.T, s store.Store) {
+	update(t, s, func(tx store.Tx) error { return tx.CAs().Insert(ctx, newCA("ca-1", "111111111111", base)) })
+	update(t, s, func(tx store.Tx) error {
+		tx.CRLs().Ensure(ctx, "ca-1", 0, base)
+		tx.Sequences().Reserve(ctx, "ca-1", "serial", 10)
+		tx.OCSPResponders().Put(ctx, &store.OCSPResponder{CAID: "ca-1", KeyRef: []byte("k"), Certificate: []byte("c"), NotAfter: base})
+		return tx.AuditReports().Insert(ctx, &store.AuditReport{ID: "r", CAID: "ca-1", Status: "SUCCESS", Bucket: "b", Key: "k", Format: "JSON", CreatedAt: base})
+	})
+	update(t, s, func(tx store.Tx) error { return tx.CAs().Delete(ctx, "ca-1") })
+	s.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.CRLs().Get(ctx, "ca-1", 0); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("CRL survived: %v", err)
+		}
+		if _, err := tx.OCSPResponders().Get(ctx, "ca-1"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("responder survived: %v", err)
+		}
+		if _, err := tx.AuditReports().Get(ctx, "r"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("report survived: %v", err)
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error {
+		f, err := tx.Sequences().Reserve(ctx, "ca-1", "serial", 1)
+		if f != 1 {
+			t.Errorf("sequence survived: next %d", f)
+		}
+		return err
+	})
 }
