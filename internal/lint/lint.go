@@ -26,7 +26,8 @@ import (
 // family, so that a certificate that breaks the rules is never signed by a
 // real CA key.
 type Linter struct {
-	registry lint.Registry
+	registry    lint.Registry
+	crlRegistry lint.Registry
 
 	once      sync.Once
 	ecKey     crypto.Signer
@@ -38,13 +39,50 @@ type Linter struct {
 // Sources are the zlint sources Sigil enforces.
 var Sources = lint.SourceList{lint.RFC5280, lint.RFC5480, lint.RFC5891, lint.RFC8813}
 
-// New builds a linter over Sources.
+// CRLSources are the zlint sources Sigil enforces on CRLs. Two CA/Browser
+// Forum rules are excluded (crlExcluded) because they are WebPKI policy,
+// not RFC 5280, and contradict what a private CA must offer:
+// e_crl_next_update_invalid (nextUpdate at most 10 days out; AWS Private CA
+// allows ExpirationInDays up to 5000) and e_cab_crl_has_valid_reason_code
+// (subscriber reason codes only; revoking a subordinate CA for
+// cACompromise, or aACompromise, is valid RFC 5280 and part of the AWS
+// API).
+var CRLSources = lint.SourceList{lint.RFC5280, lint.Community, lint.CABFBaselineRequirements}
+
+var crlExcluded = []string{"e_crl_next_update_invalid", "e_cab_crl_has_valid_reason_code"}
+
+// New builds a linter over Sources (certificates) and CRLSources (CRLs).
 func New() (*Linter, error) {
 	reg, err := lint.GlobalRegistry().Filter(lint.FilterOptions{IncludeSources: Sources})
 	if err != nil {
 		return nil, fmt.Errorf("zlint registry: %w", err)
 	}
-	return &Linter{registry: reg}, nil
+	crlReg, err := lint.GlobalRegistry().Filter(lint.FilterOptions{IncludeSources: CRLSources,
+		ExcludeNames: crlExcluded})
+	if err != nil {
+		return nil, fmt.Errorf("zlint registry: %w", err)
+	}
+	return &Linter{registry: reg, crlRegistry: crlReg}, nil
+}
+
+// LintCRL lints a signed CRL and returns its error and fatal findings.
+func (l *Linter) LintCRL(der []byte) ([]pki.Finding, error) {
+	crl, err := zx509.ParseRevocationList(der)
+	if err != nil {
+		return nil, fmt.Errorf("zlint cannot parse the CRL: %w", err)
+	}
+	return findings(zlint.LintRevocationListEx(crl, l.crlRegistry)), nil
+}
+
+func findings(rs *zlint.ResultSet) []pki.Finding {
+	var out []pki.Finding
+	for name, r := range rs.Results {
+		if r.Status == lint.Error || r.Status == lint.Fatal {
+			out = append(out, pki.Finding{Lint: name, Status: r.Status.String(), Details: r.Details})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Lint < out[j].Lint })
+	return out
 }
 
 // LintDER lints a signed certificate and returns its error and fatal
@@ -64,15 +102,7 @@ func (l *Linter) lint(der []byte, selfSigned bool) ([]pki.Finding, error) {
 	if selfSigned {
 		c.SelfSigned = true
 	}
-	rs := zlint.LintCertificateEx(c, l.registry)
-	var out []pki.Finding
-	for name, r := range rs.Results {
-		if r.Status == lint.Error || r.Status == lint.Fatal {
-			out = append(out, pki.Finding{Lint: name, Status: r.Status.String(), Details: r.Details})
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Lint < out[j].Lint })
-	return out, nil
+	return findings(zlint.LintCertificateEx(c, l.registry)), nil
 }
 
 // Check signs tpl with a throwaway key and lints the result. issuer is nil

@@ -335,3 +335,50 @@ func CustomExtensionsToPKIX(exts []CustomExtension) ([]pkix.Extension, error) {
 	}
 	return out, nil
 }
+
+var (
+	oidAccessOCSP      = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1}
+	oidAccessCAIssuers = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 2}
+)
+
+// MarshalCRLDistributionPoint returns a CRL distribution points extension
+// with one distribution point: the URL.
+func MarshalCRLDistributionPoint(url string) pkix.Extension {
+	// DistributionPoint ::= SEQUENCE { distributionPoint [0] { fullName [0] { [6] URI } } }
+	uri := asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 6, Bytes: []byte(url)}
+	uriDER, _ := asn1.Marshal(uri)
+	full, _ := asn1.Marshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: uriDER})
+	dpn, _ := asn1.Marshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: full})
+	dp, _ := asn1.Marshal(asn1.RawValue{Tag: asn1.TagSequence, IsCompound: true, Bytes: dpn})
+	seq, _ := asn1.Marshal(asn1.RawValue{Tag: asn1.TagSequence, IsCompound: true, Bytes: dp})
+	return pkix.Extension{Id: OIDExtCRLDistribution, Value: seq}
+}
+
+// MarshalAuthorityInfoAccess returns an authority information access
+// extension with an OCSP responder and/or a CA issuers URL (empty strings
+// are left out).
+func MarshalAuthorityInfoAccess(ocspURL, caIssuersURL string) (pkix.Extension, bool) {
+	type accessDescription struct {
+		Method   asn1.ObjectIdentifier
+		Location asn1.RawValue
+	}
+	var ads []accessDescription
+	if ocspURL != "" {
+		ads = append(ads, accessDescription{oidAccessOCSP, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 6, Bytes: []byte(ocspURL)}})
+	}
+	if caIssuersURL != "" {
+		ads = append(ads, accessDescription{oidAccessCAIssuers, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 6, Bytes: []byte(caIssuersURL)}})
+	}
+	if len(ads) == 0 {
+		return pkix.Extension{}, false
+	}
+	der, _ := asn1.Marshal(ads)
+	return pkix.Extension{Id: OIDExtAuthorityInfo, Value: der}, true
+}
+
+// OCSPNoCheck is the id-pkix-ocsp-nocheck extension a delegated OCSP
+// responder certificate carries (RFC 6960 4.2.2.2.1): relying parties need
+// not check its own revocation.
+func OCSPNoCheck() pkix.Extension {
+	return pkix.Extension{Id: oidExtOCSPNoCheck, Value: []byte{0x05, 0x00}}
+}
