@@ -125,18 +125,65 @@ type Options struct {
 	// until purged (default 200, as on AWS).
 	MaxCAsPerAccount int
 	Logger           *slog.Logger
+	// Revocation tunes CRLs and OCSP.
+	Revocation RevocationOptions
+	// Objects receives published CRLs and audit reports (the stand-in for
+	// S3 buckets); nil disables publishing files.
+	Objects ObjectStore
+}
+
+// RevocationOptions tune revocation.
+type RevocationOptions struct {
+	// PublicURL is the base URL of Sigil's public HTTP listener as relying
+	// parties reach it; CRL, OCSP and CA-certificate URLs in certificates
+	// start with it (unless a CA names its own CNAMEs).
+	PublicURL string
+	// Propagation bounds how long a revocation takes to reach CRLs and OCSP
+	// answers (default 5s).
+	Propagation time.Duration
+	// PartitionSize is how many certificates share one CRL partition
+	// (default 100,000).
+	PartitionSize int64
+	// OCSPValidity is how long an OCSP answer is valid (nextUpdate -
+	// thisUpdate; default 1h).
+	OCSPValidity time.Duration
+	// CASignsOCSP makes the CA key sign OCSP answers instead of a delegated
+	// responder certificate.
+	CASignsOCSP bool
+}
+
+// ObjectStore stores files by bucket and key.
+type ObjectStore interface {
+	// Put stores an object atomically, replacing any previous one.
+	Put(ctx context.Context, bucket, key string, data []byte) error
+	// Create starts an object written in pieces; it appears (atomically)
+	// when Commit succeeds, and never if Abort is called.
+	Create(ctx context.Context, bucket, key string) (ObjectWriter, error)
+}
+
+// ObjectWriter writes one object.
+type ObjectWriter interface {
+	Write(p []byte) (int, error)
+	Commit() error
+	Abort()
 }
 
 // Service is the certificate authority service.
 type Service struct {
-	store  store.Store
-	keys   keys.Manager
-	authz  Authorizer
-	clock  clock.Clock
-	opts   Options
-	log    *slog.Logger
-	issuer issuerCache
-	recs   recordCache
+	store    store.Store
+	keys     keys.Manager
+	authz    Authorizer
+	clock    clock.Clock
+	opts     Options
+	log      *slog.Logger
+	issuer   issuerCache
+	recs     recordCache
+	parts    partitioner
+	ocsp     ocspState
+	crls     crlCache
+	wg       sync.WaitGroup // background work (audit reports)
+	bg       context.Context
+	bgCancel context.CancelFunc
 }
 
 // New returns a CA service.
@@ -147,12 +194,27 @@ func New(st store.Store, km keys.Manager, authz Authorizer, clk clock.Clock, opt
 	if opts.Region == "" {
 		opts.Region = "us-east-1"
 	}
+	if opts.Revocation.Propagation <= 0 {
+		opts.Revocation.Propagation = 5 * time.Second
+	}
+	if opts.Revocation.PartitionSize <= 0 {
+		opts.Revocation.PartitionSize = 100_000
+	}
+	if opts.Revocation.OCSPValidity <= 0 {
+		opts.Revocation.OCSPValidity = time.Hour
+	}
+	if opts.Revocation.PublicURL == "" {
+		opts.Revocation.PublicURL = "http://localhost:8080"
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{store: st, keys: km, authz: authz, clock: clk, opts: opts, log: log,
-		issuer: issuerCache{m: map[string]*issuerEntry{}}, recs: recordCache{m: map[string]*store.CA{}}}
+	bg, cancel := context.WithCancel(context.Background())
+	return &Service{bg: bg, bgCancel: cancel, store: st, keys: km, authz: authz, clock: clk, opts: opts, log: log,
+		issuer: issuerCache{m: map[string]*issuerEntry{}}, recs: recordCache{m: map[string]*store.CA{}},
+		parts: partitioner{blocks: map[string]*seqBlock{}, ensured: map[partitionKey]int64{}},
+		ocsp:  newOCSPState(), crls: crlCache{m: map[partitionKey]*crlEntry{}}}
 }
 
 // effectiveStatus reports EXPIRED for an active or disabled CA whose
@@ -183,9 +245,17 @@ type issuerEntry struct {
 	cert     *x509.Certificate
 	chain    []*x509.Certificate
 	chainPEM []byte // the CA certificate followed by its chain: what a leaf's chain is
+	pub      *publication
+	cfg      Config
 }
 
-func (c *issuerCache) get(rec *store.CA) (*issuerEntry, error) {
+// issuerOf returns the parsed certificate, chain and revocation publication
+// of an installed CA.
+func (s *Service) issuerOf(rec *store.CA) (*issuerEntry, error) {
+	return s.issuer.get(rec, s.publicationOf)
+}
+
+func (c *issuerCache) get(rec *store.CA, pubOf func(string, *RevocationConfig) *publication) (*issuerEntry, error) {
 	c.mu.RLock()
 	e, ok := c.m[rec.ID]
 	c.mu.RUnlock()
@@ -204,7 +274,14 @@ func (c *issuerCache) get(rec *store.CA) (*issuerEntry, error) {
 	}
 	pemBytes := pki.EncodeCertificatesPEM(rec.Certificate)
 	pemBytes = append(pemBytes, rec.Chain...)
-	e = &issuerEntry{version: rec.Version, cert: cert, chain: chain, chainPEM: pemBytes}
+	rev, err := decodeRevocation(rec.RevocationConfig)
+	if err != nil {
+		return nil, err
+	}
+	e = &issuerEntry{version: rec.Version, cert: cert, chain: chain, chainPEM: pemBytes, pub: pubOf(rec.ID, rev)}
+	if err := decodeJSON(rec.Config, &e.cfg); err != nil {
+		return nil, err
+	}
 	c.mu.Lock()
 	if len(c.m) > 10000 {
 		clear(c.m)

@@ -39,7 +39,10 @@ type env struct {
 	store *sqlstore.Store
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env { return newEnvWith(t, nil) }
+
+// newEnvWith builds a service whose options mod may change.
+func newEnvWith(t testing.TB, mod func(*ca.Options)) *env {
 	t.Helper()
 	st, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "sigil.db"), sqlstore.Options{})
 	if err != nil {
@@ -53,12 +56,16 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := ca.New(st, soft.New(kr), iam.New(st, kr, clk), clk, ca.Options{Region: "us-east-1", Linter: linter,
-		Logger: slog.New(slog.DiscardHandler)})
+	opts := ca.Options{Region: "us-east-1", Linter: linter, Logger: slog.New(slog.DiscardHandler)}
+	if mod != nil {
+		mod(&opts)
+	}
+	svc := ca.New(st, soft.New(kr), iam.New(st, kr, clk), clk, opts)
+	t.Cleanup(svc.Stop)
 	return &env{svc: svc, clk: clk, lint: linter, store: st}
 }
 
-func (e *env) create(t *testing.T, typ ca.Type, cn string, alg pki.KeyAlgorithm, sig pki.SigningAlgorithm) string {
+func (e *env) create(t testing.TB, typ ca.Type, cn string, alg pki.KeyAlgorithm, sig pki.SigningAlgorithm) string {
 	t.Helper()
 	arn, err := e.svc.Create(ctx, admin, ca.CreateInput{Type: typ, Config: ca.Config{
 		KeyAlgorithm: alg, SigningAlgorithm: sig, Subject: pki.Subject{CommonName: cn, Organization: "Sigil Test", Country: "US"},
@@ -70,7 +77,7 @@ func (e *env) create(t *testing.T, typ ca.Type, cn string, alg pki.KeyAlgorithm,
 }
 
 // issue issues from caARN and returns the parsed certificate after linting it.
-func (e *env) issue(t *testing.T, in ca.IssueInput) *x509.Certificate {
+func (e *env) issue(t testing.TB, in ca.IssueInput) *x509.Certificate {
 	t.Helper()
 	if in.SigningAlgorithm == "" {
 		in.SigningAlgorithm = pki.SHA256WithECDSA
@@ -100,7 +107,7 @@ func (e *env) issue(t *testing.T, in ca.IssueInput) *x509.Certificate {
 }
 
 // activateRoot self-signs and installs a root CA certificate.
-func (e *env) activateRoot(t *testing.T, arn string, sig pki.SigningAlgorithm, years int64) *x509.Certificate {
+func (e *env) activateRoot(t testing.TB, arn string, sig pki.SigningAlgorithm, years int64) *x509.Certificate {
 	t.Helper()
 	csr, err := e.svc.CSR(ctx, admin, arn)
 	if err != nil {
@@ -115,7 +122,7 @@ func (e *env) activateRoot(t *testing.T, arn string, sig pki.SigningAlgorithm, y
 }
 
 // activateSub has parent sign sub's CSR and installs it with the chain.
-func (e *env) activateSub(t *testing.T, parent, sub, template string, years int64) *x509.Certificate {
+func (e *env) activateSub(t testing.TB, parent, sub, template string, years int64) *x509.Certificate {
 	t.Helper()
 	csr, err := e.svc.CSR(ctx, admin, sub)
 	if err != nil {
@@ -133,7 +140,7 @@ func (e *env) activateSub(t *testing.T, parent, sub, template string, years int6
 	return cert
 }
 
-func leafCSR(t *testing.T, cn string) []byte {
+func leafCSR(t testing.TB, cn string) []byte {
 	t.Helper()
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn}, DNSNames: []string{cn}}, k)
@@ -143,7 +150,7 @@ func leafCSR(t *testing.T, cn string) []byte {
 	return pki.EncodePEM("CERTIFICATE REQUEST", der)
 }
 
-func wantErr(t *testing.T, err error, kind errs.Kind, code errs.Code) {
+func wantErr(t testing.TB, err error, kind errs.Kind, code errs.Code) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("no error, want %v/%s", kind, code)
@@ -509,7 +516,18 @@ func TestCreateValidation(t *testing.T) {
 		{"key storage", func(in *ca.CreateInput) { in.KeyStorageSecurityStandard = "NONE" }, ""},
 		{"reserved tag", func(in *ca.CreateInput) { in.Tags = []ca.Tag{{Key: "aws:x"}} }, ca.CodeInvalidTag},
 		{"token too long", func(in *ca.CreateInput) { in.IdempotencyToken = strings.Repeat("t", 37) }, ""},
-		{"CRL enabled", func(in *ca.CreateInput) { in.Revocation = &ca.RevocationConfig{CRL: &ca.CRLConfig{Enabled: true}} }, ca.CodeInvalidArgs},
+		{"CRL path escaping", func(in *ca.CreateInput) {
+			in.Revocation = &ca.RevocationConfig{CRL: &ca.CRLConfig{Enabled: true, CustomPath: "crl/../../etc"}}
+		}, ca.CodeInvalidArgs},
+		{"CRL bucket name", func(in *ca.CreateInput) {
+			in.Revocation = &ca.RevocationConfig{CRL: &ca.CRLConfig{Enabled: true, S3BucketName: "Upper_Case"}}
+		}, ca.CodeInvalidArgs},
+		{"CRL omit with cname", func(in *ca.CreateInput) {
+			in.Revocation = &ca.RevocationConfig{CRL: &ca.CRLConfig{Enabled: true, OmitExtension: &enabled, CustomCname: "crl.example.com"}}
+		}, ca.CodeInvalidArgs},
+		{"CRL type", func(in *ca.CreateInput) {
+			in.Revocation = &ca.RevocationConfig{CRL: &ca.CRLConfig{Enabled: true, CrlType: "DELTA"}}
+		}, ""},
 		{"disabled CRL with fields", func(in *ca.CreateInput) {
 			in.Revocation = &ca.RevocationConfig{CRL: &ca.CRLConfig{Enabled: false, S3BucketName: "bucket"}}
 		}, ca.CodeInvalidArgs},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"time"
 
@@ -160,7 +161,7 @@ func (s *Service) issueWith(ctx context.Context, req *issueRequest, rec *store.C
 			return "", invalidState("The certificate authority %s is %s; only an ACTIVE CA can issue certificates.", in.CAARN, status)
 		}
 		var err error
-		if issuer, err = s.issuer.get(rec); err != nil {
+		if issuer, err = s.issuerOf(rec); err != nil {
 			return "", errs.Wrap(err, "parse CA certificate")
 		}
 	}
@@ -188,9 +189,20 @@ func (s *Service) issueWith(ctx context.Context, req *issueRequest, rec *store.C
 		return "", errs.Wrap(err, "load CA key")
 	}
 	var issuerCert *x509.Certificate
+	var caExts []pkix.Extension
+	var partition int64
 	if issuer != nil {
 		issuerCert = issuer.cert
+		if pub := issuer.pub; pub.crl || pub.ocsp {
+			if pub.crl && pub.partitioned {
+				if partition, err = s.nextPartition(ctx, rec.ID); err != nil {
+					return "", err
+				}
+			}
+			caExts = pub.extensions(rec.ID, partition)
+		}
 	}
+	ensure := partition > 0 && s.parts.needsEnsure(rec.ID, partition, rec.Version)
 
 	for attempt := 0; ; attempt++ {
 		serial, err := pki.RandomSerial()
@@ -200,7 +212,7 @@ func (s *Service) issueWith(ctx context.Context, req *issueRequest, rec *store.C
 		params := pki.IssueParams{
 			Template: tpl, CSR: csr, Issuer: issuerCert, Serial: serial,
 			NotBefore: notBefore, NotAfter: notAfter, SigningAlgorithm: in.SigningAlgorithm,
-			APISubject: in.APISubject, APIExtensions: in.APIExtensions,
+			APISubject: in.APISubject, APIExtensions: in.APIExtensions, CAExtensions: caExts,
 		}
 		certTpl, err := pki.Build(params)
 		if err != nil {
@@ -239,13 +251,23 @@ func (s *Service) issueWith(ctx context.Context, req *issueRequest, rec *store.C
 					return err
 				}
 			}
+			if ensure {
+				// The CRL job publishes the partition's CRL (empty at
+				// first) within the propagation delay.
+				if err := tx.CRLs().Ensure(ctx, rec.ID, partition, now); err != nil {
+					return err
+				}
+			}
 			return tx.Certificates().Insert(ctx, &store.Certificate{
 				CAID: rec.ID, Serial: pki.SerialHex(serial), Account: rec.Account, DER: der,
-				NotBefore: notBefore, NotAfter: notAfter, IssuedAt: now, TemplateARN: tpl.ARN(),
+				NotBefore: notBefore, NotAfter: notAfter, IssuedAt: now, TemplateARN: tpl.ARN(), CRLPartition: partition,
 			})
 		})
 		switch {
 		case err == nil:
+			if ensure {
+				s.parts.markEnsured(rec.ID, partition, rec.Version)
+			}
 			return arn, nil
 		case errors.Is(err, errCAChanged):
 			s.recs.drop(rec.ID)
@@ -362,7 +384,7 @@ func (s *Service) GetCertificate(ctx context.Context, p iam.Principal, caARN, ce
 	if tpl, ok := pki.LookupTemplate(c.TemplateARN); (ok && tpl.Kind == pki.RootCA) || len(rec.Certificate) == 0 {
 		return pki.EncodeCertificatesPEM(c.DER), nil, nil
 	}
-	issuer, err := s.issuer.get(rec)
+	issuer, err := s.issuerOf(rec)
 	if err != nil {
 		return nil, nil, errs.Wrap(err, "parse CA certificate")
 	}

@@ -193,7 +193,11 @@ func (s *Service) mutate(ctx context.Context, id, arn string, change func(rec *s
 		if err != nil {
 			return err
 		}
-		if err := change(rec, s.clock.Now()); err != nil {
+		now := s.clock.Now()
+		if err := change(rec, now); err != nil {
+			return err
+		}
+		if err := s.touchCRLs(ctx, tx, rec, now); err != nil {
 			return err
 		}
 		return tx.CAs().Update(ctx, rec)
