@@ -44,8 +44,8 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 
 // serverFlags binds the flags shared by serve and validate-config.
 type serverFlags struct {
-	configFile, dataDir, listen, publicListen, store, region, logLevel, logFormat string
-	dev                                                                           bool
+	configFile, dataDir, listen, publicListen, publicURL, store, region, logLevel, logFormat string
+	dev                                                                                      bool
 }
 
 func (f *serverFlags) bind(cmd *cobra.Command) {
@@ -54,6 +54,7 @@ func (f *serverFlags) bind(cmd *cobra.Command) {
 	fl.StringVar(&f.dataDir, "data-dir", config.DefaultDataDir, "data directory: database, master key, credentials, CA bundle (env SIGIL_DATA_DIR)")
 	fl.StringVar(&f.listen, "listen", config.DefaultListen, "HOST:PORT of the API (env SIGIL_LISTEN)")
 	fl.StringVar(&f.publicListen, "public-listen", config.DefaultPublicListen, "HOST:PORT of the plain-HTTP CRL/OCSP listener (env SIGIL_PUBLIC_LISTEN)")
+	fl.StringVar(&f.publicURL, "public-url", "", "base URL relying parties use to reach the public listener, put in certificates' CRL and OCSP URLs (default http://PUBLIC_LISTEN) (env SIGIL_PUBLIC_URL)")
 	fl.StringVar(&f.store, "store", "", "store URL: sqlite:PATH (default DATA_DIR/sigil.db) (env SIGIL_STORE)")
 	fl.BoolVar(&f.dev, "dev", false, "development mode: access key test/test, plain HTTP, loopback only, dev clock (env SIGIL_DEV)")
 	fl.StringVar(&f.region, "region", config.DefaultRegion, "region used in ARNs and credential scopes (env SIGIL_REGION)")
@@ -81,6 +82,7 @@ func (f *serverFlags) load(cmd *cobra.Command) (config.Config, error) {
 	str("data-dir", &c.DataDir, f.dataDir)
 	str("listen", &c.Listen, f.listen)
 	str("public-listen", &c.PublicListen, f.publicListen)
+	str("public-url", &c.PublicURL, f.publicURL)
 	str("store", &c.Store, f.store)
 	str("region", &c.Region, f.region)
 	str("log-level", &c.Log.Level, f.logLevel)
@@ -136,8 +138,12 @@ func newValidateConfig(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "configuration is valid\n  data_dir:      %s\n  listen:        %s\n  public_listen: %s\n  store:         %s\n  region:        %s\n  dev:           %v\n  lint before signing: %v\n",
-				cfg.DataDir, cfg.Listen, cfg.PublicListen, cfg.StoreURL(), cfg.Region, cfg.Dev, !cfg.Issuance.SkipLint)
+			publicURL := cfg.PublicURL
+			if publicURL == "" {
+				publicURL = "(http:// and the bound public_listen address)"
+			}
+			fmt.Fprintf(stdout, "configuration is valid\n  data_dir:      %s\n  listen:        %s\n  public_listen: %s\n  public_url:    %s\n  objects_dir:   %s\n  store:         %s\n  region:        %s\n  dev:           %v\n  lint before signing: %v\n",
+				cfg.DataDir, cfg.Listen, cfg.PublicListen, publicURL, cfg.ObjectsPath(), cfg.StoreURL(), cfg.Region, cfg.Dev, !cfg.Issuance.SkipLint)
 			return nil
 		},
 	}
@@ -187,6 +193,15 @@ func newLogger(w io.Writer, c config.LogConfig) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
+// publicLine says where the CRL/OCSP listener is, and the URL certificates
+// will name when that differs.
+func publicLine(s *server.Server) string {
+	if u := s.RevocationURL(); u != s.PublicURL() {
+		return s.PublicURL() + "  (certificates name " + u + ")"
+	}
+	return s.PublicURL()
+}
+
 func printBanner(w io.Writer, s *server.Server) {
 	cfg := s.Config()
 	if cfg.Dev {
@@ -206,7 +221,7 @@ Point the AWS CLI or any AWS SDK at it:
 Move the server clock forward (dev only):
   curl -X POST -d '{"advance":"720h"}' %s/_sigil/dev/clock
 
-`, versionString(), s.APIURL(), s.PublicURL(), cfg.DataDir, cfg.Region, s.APIURL(), s.APIURL(), s.APIURL())
+`, versionString(), s.APIURL(), publicLine(s), cfg.DataDir, cfg.Region, s.APIURL(), s.APIURL(), s.APIURL())
 		return
 	}
 	creds := "(administrator created earlier; see the credentials file)"
@@ -233,6 +248,6 @@ Point the AWS CLI or any AWS SDK at it:
   aws --endpoint-url %s acm-pca list-certificate-authorities
   (SDKs and AWS CLI 2.13+ also read AWS_ENDPOINT_URL=%s)
 
-`, versionString(), s.APIURL(), bundle, s.PublicURL(), cfg.DataDir, s.CredentialsFile, creds,
+`, versionString(), s.APIURL(), bundle, publicLine(s), cfg.DataDir, s.CredentialsFile, creds,
 		bundle, s.CredentialsFile, cfg.Region, s.APIURL(), s.APIURL())
 }

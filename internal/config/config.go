@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -30,12 +31,44 @@ type Config struct {
 	Store        string `yaml:"store"`         // sqlite:PATH (default: DATA_DIR/sigil.db) or postgres://...
 	Dev          bool   `yaml:"dev"`           // development mode: well-known credentials, plain HTTP, loopback only
 	Region       string `yaml:"region"`        // the region in ARNs and credential scopes
+	// PublicURL is the base URL at which relying parties reach the public
+	// listener (CRL, OCSP and CA-certificate URLs in certificates start
+	// with it). Default: http:// and the bound public_listen address.
+	PublicURL string `yaml:"public_url"`
+	// ObjectsDir holds the object-store buckets (S3BucketName of CRL
+	// configurations and audit reports). Default: DATA_DIR/objects.
+	ObjectsDir string `yaml:"objects_dir"`
 
-	Log       LogConfig       `yaml:"log"`
-	TLS       TLSConfig       `yaml:"tls"`
-	Issuance  IssuanceConfig  `yaml:"issuance"`
-	Limits    LimitsConfig    `yaml:"limits"`
-	Scheduler SchedulerConfig `yaml:"scheduler"`
+	Log        LogConfig        `yaml:"log"`
+	TLS        TLSConfig        `yaml:"tls"`
+	Issuance   IssuanceConfig   `yaml:"issuance"`
+	Limits     LimitsConfig     `yaml:"limits"`
+	Scheduler  SchedulerConfig  `yaml:"scheduler"`
+	Revocation RevocationConfig `yaml:"revocation"`
+}
+
+// RevocationConfig tunes CRLs and OCSP.
+type RevocationConfig struct {
+	// Propagation bounds how long a revocation takes to show in CRLs and
+	// OCSP answers (default 5s). CRLs are checked for regeneration twice
+	// per period, and nodes keep answers in memory for half of it.
+	Propagation time.Duration `yaml:"propagation"`
+	// CRLPartitionSize is how many certificates share one partition of a
+	// PARTITIONED CRL (default 100000).
+	CRLPartitionSize int64 `yaml:"crl_partition_size"`
+	// OCSPValidity is nextUpdate - thisUpdate of OCSP answers (default 1h).
+	OCSPValidity time.Duration `yaml:"ocsp_validity"`
+	// OCSPSigner is "responder" (default: a delegated OCSP signing
+	// certificate per CA) or "ca" (the CA key signs answers).
+	OCSPSigner string `yaml:"ocsp_signer"`
+}
+
+// ObjectsPath returns the object-store directory.
+func (c *Config) ObjectsPath() string {
+	if c.ObjectsDir != "" {
+		return c.ObjectsDir
+	}
+	return filepath.Join(c.DataDir, "objects")
 }
 
 // SchedulerConfig tunes background jobs. With several nodes on one
@@ -110,7 +143,7 @@ func Load(path string, getenv func(string) string) (Config, error) {
 
 // Env lists the environment variables Sigil reads, with the field each sets.
 var Env = []string{"SIGIL_DATA_DIR", "SIGIL_LISTEN", "SIGIL_PUBLIC_LISTEN", "SIGIL_STORE", "SIGIL_DEV", "SIGIL_REGION",
-	"SIGIL_LOG_LEVEL", "SIGIL_LOG_FORMAT"}
+	"SIGIL_LOG_LEVEL", "SIGIL_LOG_FORMAT", "SIGIL_PUBLIC_URL", "SIGIL_OBJECTS_DIR"}
 
 func (c *Config) applyEnv(getenv func(string) string) error {
 	set := func(name string, dst *string) {
@@ -125,6 +158,8 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	set("SIGIL_REGION", &c.Region)
 	set("SIGIL_LOG_LEVEL", &c.Log.Level)
 	set("SIGIL_LOG_FORMAT", &c.Log.Format)
+	set("SIGIL_PUBLIC_URL", &c.PublicURL)
+	set("SIGIL_OBJECTS_DIR", &c.ObjectsDir)
 	if v := getenv("SIGIL_DEV"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -199,6 +234,27 @@ func (c *Config) Validate() error {
 	}
 	if c.Scheduler.JobInterval < 0 {
 		add("scheduler.job_interval must not be negative")
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			add("public_url %q must be an http:// or https:// URL without query or fragment, such as http://pki.example.com", c.PublicURL)
+		}
+	}
+	r := c.Revocation
+	if r.Propagation != 0 && (r.Propagation < 100*time.Millisecond || r.Propagation > time.Hour) {
+		add("revocation.propagation %v must be between 100ms and 1h", r.Propagation)
+	}
+	if r.CRLPartitionSize < 0 {
+		add("revocation.crl_partition_size must not be negative")
+	}
+	if r.OCSPValidity != 0 && (r.OCSPValidity < time.Minute || r.OCSPValidity > 7*24*time.Hour) {
+		add("revocation.ocsp_validity %v must be between 1m and 168h", r.OCSPValidity)
+	}
+	switch r.OCSPSigner {
+	case "", "responder", "ca":
+	default:
+		add("revocation.ocsp_signer %q must be responder or ca", r.OCSPSigner)
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "\n"))

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -58,6 +59,13 @@ func TestValidate(t *testing.T) {
 		"bad log level":         func(c *Config) { c.Log.Level = "loud" },
 		"cert without key":      func(c *Config) { c.TLS.CertFile = "x.pem" },
 		"negative limit":        func(c *Config) { c.Limits.CAsPerAccount = -1 },
+		"public url scheme":     func(c *Config) { c.PublicURL = "ftp://pki.example.com" },
+		"public url query":      func(c *Config) { c.PublicURL = "http://pki.example.com/?x=1" },
+		"public url host":       func(c *Config) { c.PublicURL = "pki.example.com" },
+		"propagation too short": func(c *Config) { c.Revocation.Propagation = time.Millisecond },
+		"ocsp validity":         func(c *Config) { c.Revocation.OCSPValidity = 30 * 24 * time.Hour },
+		"ocsp signer":           func(c *Config) { c.Revocation.OCSPSigner = "hsm" },
+		"partition size":        func(c *Config) { c.Revocation.CRLPartitionSize = -5 },
 	}
 	for name, mod := range cases {
 		c := Default()
@@ -70,6 +78,15 @@ func TestValidate(t *testing.T) {
 	c.Dev, c.Listen, c.PublicListen = true, "[::1]:0", "localhost:0"
 	if err := c.Validate(); err != nil {
 		t.Errorf("loopback dev config refused: %v", err)
+	}
+	c = Default()
+	c.PublicURL, c.Revocation = "https://pki.example.com/base", RevocationConfig{Propagation: 2 * time.Second,
+		CRLPartitionSize: 1000, OCSPValidity: 4 * time.Hour, OCSPSigner: "ca"}
+	if err := c.Validate(); err != nil {
+		t.Errorf("revocation settings refused: %v", err)
+	}
+	if c.ObjectsPath() != filepath.Join(DefaultDataDir, "objects") {
+		t.Errorf("objects path %s", c.ObjectsPath())
 	}
 	if _, err := Load("", env(map[string]string{"SIGIL_DEV": "maybe"})); err == nil {
 		t.Error("SIGIL_DEV=maybe accepted")

@@ -24,12 +24,14 @@ import (
 
 	"github.com/sigilhq/sigil/internal/api/acmpca"
 	"github.com/sigilhq/sigil/internal/api/awsjson"
+	"github.com/sigilhq/sigil/internal/api/public"
 	"github.com/sigilhq/sigil/internal/ca"
 	"github.com/sigilhq/sigil/internal/clock"
 	"github.com/sigilhq/sigil/internal/config"
 	"github.com/sigilhq/sigil/internal/iam"
 	"github.com/sigilhq/sigil/internal/keys/soft"
 	"github.com/sigilhq/sigil/internal/lint"
+	"github.com/sigilhq/sigil/internal/objects"
 	"github.com/sigilhq/sigil/internal/scheduler"
 	"github.com/sigilhq/sigil/internal/seal"
 	"github.com/sigilhq/sigil/internal/store"
@@ -48,6 +50,7 @@ type Server struct {
 	sched    *scheduler.Scheduler
 
 	apiLn, pubLn   net.Listener
+	revocationURL  string // base of the CRL/OCSP URLs written into certificates
 	apiSrv, pubSrv *http.Server
 	tlsActive      bool
 
@@ -134,6 +137,22 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		}
 	}
 
+	if s.apiLn, err = listen(cfg.Listen, "the API"); err != nil {
+		return nil, err
+	}
+	if s.pubLn, err = listen(cfg.PublicListen, "the public CRL/OCSP listener"); err != nil {
+		return nil, err
+	}
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = s.PublicURL()
+	}
+	s.revocationURL = publicURL
+	objs, err := objects.New(cfg.ObjectsPath())
+	if err != nil {
+		return nil, err
+	}
+
 	var linter ca.Linter
 	if !cfg.Issuance.SkipLint {
 		l, err := lint.New()
@@ -142,8 +161,16 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		}
 		linter = l
 	}
+	propagation := cfg.Revocation.Propagation
+	if propagation == 0 {
+		propagation = 5 * time.Second
+	}
 	s.ca = ca.New(st, soft.New(keyring), s.iam, s.clock, ca.Options{
 		Region: cfg.Region, Linter: linter, MaxCAsPerAccount: cfg.Limits.CAsPerAccount, Logger: log,
+		Revocation: ca.RevocationOptions{PublicURL: publicURL, Propagation: propagation,
+			PartitionSize: cfg.Revocation.CRLPartitionSize, OCSPValidity: cfg.Revocation.OCSPValidity,
+			CASignsOCSP: cfg.Revocation.OCSPSigner == "ca"},
+		Objects: objectStore{objs},
 	})
 
 	// Request signatures are checked against the wall clock even in dev
@@ -151,7 +178,13 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	// clock.
 	node, _ := os.Hostname()
 	node = fmt.Sprintf("%s/%d/%s", node, os.Getpid(), uuid.NewString()[:8])
-	s.sched = scheduler.New(st, base, node, scheduler.Options{LeaseTTL: cfg.Scheduler.LeaseTTL, Logger: log})
+	leaseTTL := cfg.Scheduler.LeaseTTL
+	if leaseTTL == 0 {
+		leaseTTL = 10 * time.Second
+	}
+	// The scheduler ticks at least twice per propagation period so that the
+	// CRL job can keep the revocation bound.
+	s.sched = scheduler.New(st, base, node, scheduler.Options{LeaseTTL: leaseTTL, Tick: min(leaseTTL/4, propagation/2), Logger: log})
 	every := cfg.Scheduler.JobInterval
 	if every == 0 {
 		every = time.Minute
@@ -160,6 +193,18 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		n, err := s.ca.Purge(ctx, fence)
 		if n > 0 {
 			log.Info("purged deleted certificate authorities", "count", n)
+		}
+		return err
+	}})
+
+	s.sched.Add(scheduler.Job{Name: "refresh-crls", Every: propagation / 2, Run: func(ctx context.Context, fence scheduler.Fence) error {
+		_, err := s.ca.RefreshCRLs(ctx, fence)
+		return err
+	}})
+	s.sched.Add(scheduler.Job{Name: "fail-stale-audit-reports", Every: every, Run: func(ctx context.Context, fence scheduler.Fence) error {
+		n, err := s.ca.FailStaleAuditReports(ctx, fence)
+		if n > 0 {
+			log.Warn("audit reports abandoned by a stopped node marked FAILED", "count", n)
 		}
 		return err
 	}})
@@ -173,9 +218,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	apiMux.HandleFunc("/_sigil/dev/clock", s.handleDevClock)
 	apiMux.HandleFunc("GET /healthz", handleHealth)
 	apiMux.HandleFunc("GET /readyz", s.handleReady)
-	pubMux := http.NewServeMux()
-	pubMux.HandleFunc("GET /healthz", handleHealth)
-	pubMux.HandleFunc("GET /readyz", s.handleReady)
+	pub := public.New(s.ca, public.Options{MaxAge: propagation, Clock: s.clock, Logger: log, Ready: st.Ping})
 
 	var tlsCfg *tls.Config
 	if !cfg.Dev {
@@ -186,15 +229,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		s.tlsActive = true
 	}
 
-	if s.apiLn, err = listen(cfg.Listen, "the API"); err != nil {
-		return nil, err
-	}
-	if s.pubLn, err = listen(cfg.PublicListen, "the public CRL/OCSP listener"); err != nil {
-		return nil, err
-	}
 	s.apiSrv = &http.Server{Handler: apiMux, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	s.pubSrv = &http.Server{Handler: pubMux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+	s.pubSrv = &http.Server{Handler: pub, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return s, nil
 }
@@ -323,6 +360,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = errors.Join(s.apiSrv.Shutdown(ctx), s.pubSrv.Shutdown(ctx))
 	}
 	s.wg.Wait()
+	if s.ca != nil {
+		s.ca.Stop()
+	}
 	return errors.Join(err, s.Close())
 }
 
@@ -352,6 +392,10 @@ func (s *Server) APIURL() string {
 	return scheme + "://" + urlHost(s.apiLn.Addr())
 }
 
+// RevocationURL is the base of the CRL, OCSP and CA-certificate URLs
+// written into certificates: public_url, or PublicURL when it is not set.
+func (s *Server) RevocationURL() string { return s.revocationURL }
+
 // PublicURL is the base URL of the public CRL/OCSP listener.
 func (s *Server) PublicURL() string { return "http://" + urlHost(s.pubLn.Addr()) }
 
@@ -378,6 +422,10 @@ func (s *Server) Store() store.Store { return s.store }
 // Scheduler exposes the background-job scheduler (tests watch its lease).
 func (s *Server) Scheduler() *scheduler.Scheduler { return s.sched }
 
+// ObjectsDir is the object-store directory (buckets of CRLs and audit
+// reports).
+func (s *Server) ObjectsDir() string { return s.cfg.ObjectsPath() }
+
 // IAM exposes the identity service (tests use it to add principals).
 func (s *Server) IAM() *iam.Service { return s.iam }
 
@@ -394,4 +442,19 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	handleHealth(w, r)
+}
+
+// objectStore adapts the object directory to the ca service's port.
+type objectStore struct{ d *objects.Dir }
+
+func (o objectStore) Put(ctx context.Context, bucket, key string, data []byte) error {
+	return o.d.Put(ctx, bucket, key, data)
+}
+
+func (o objectStore) Create(ctx context.Context, bucket, key string) (ca.ObjectWriter, error) {
+	w, err := o.d.Create(ctx, bucket, key)
+	if err != nil {
+		return nil, err // not a typed nil inside the interface
+	}
+	return w, nil
 }

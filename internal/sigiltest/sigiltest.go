@@ -171,6 +171,23 @@ func LintClean(t testing.TB, der []byte) {
 	}
 }
 
+// LintCRL fails the test if zlint reports an error or fatal result for a
+// CRL (lint.CRLSources).
+func LintCRL(t testing.TB, der []byte) {
+	t.Helper()
+	linterOnce.Do(func() { linter, linterErr = lint.New() })
+	if linterErr != nil {
+		t.Fatal(linterErr)
+	}
+	findings, err := linter.LintCRL(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(findings) > 0 {
+		t.Fatalf("CRL is not lint-clean: %v", findings)
+	}
+}
+
 // LintPEM lints every certificate in a PEM bundle.
 func LintPEM(t testing.TB, pemBytes []byte) {
 	t.Helper()
@@ -254,13 +271,14 @@ func ModuleRoot() string {
 
 // Process is a sigil binary running as a child process.
 type Process struct {
-	Cmd     *exec.Cmd
-	URL     string // from the "sigil listening" log line
-	Stdout  *bytes.Buffer
-	Stderr  *bytes.Buffer
-	outMu   sync.Mutex
-	exited  chan struct{}
-	exitErr error
+	Cmd       *exec.Cmd
+	URL       string // from the "sigil listening" log line
+	PublicURL string // the public (CRL/OCSP) listener, from the same line
+	Stdout    *bytes.Buffer
+	Stderr    *bytes.Buffer
+	outMu     sync.Mutex
+	exited    chan struct{}
+	exitErr   error
 }
 
 // StartProcess runs `sigil serve args...` and waits until it logs where it
@@ -275,7 +293,7 @@ func StartProcess(t testing.TB, args ...string) *Process {
 	if err := p.Cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ready := make(chan string, 1)
+	ready := make(chan [2]string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -285,12 +303,13 @@ func StartProcess(t testing.TB, args ...string) *Process {
 			p.Stderr.WriteString(line + "\n")
 			p.outMu.Unlock()
 			var rec struct {
-				Msg string `json:"msg"`
-				API string `json:"api"`
+				Msg    string `json:"msg"`
+				API    string `json:"api"`
+				Public string `json:"public"`
 			}
 			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "sigil listening" {
 				select {
-				case ready <- rec.API:
+				case ready <- [2]string{rec.API, rec.Public}:
 				default:
 				}
 			}
@@ -302,7 +321,8 @@ func StartProcess(t testing.TB, args ...string) *Process {
 	}()
 	t.Cleanup(func() { p.Stop(t) })
 	select {
-	case p.URL = <-ready:
+	case urls := <-ready:
+		p.URL, p.PublicURL = urls[0], urls[1]
 		return p
 	case <-p.exited:
 		t.Fatalf("sigil exited before listening: %v\n%s", p.exitErr, p.Output())

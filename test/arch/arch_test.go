@@ -52,7 +52,7 @@ var domain = []string{"internal/ca", "internal/iam", "internal/scheduler"}
 var ports = []string{"internal/pki", "internal/keys", "internal/store", "internal/seal", "internal/errs", "internal/clock"}
 
 // Implementations of ports, chosen only by the composition root.
-var implementations = []string{"internal/store/sqlstore", "internal/keys/soft", "internal/lint"}
+var implementations = []string{"internal/store/sqlstore", "internal/keys/soft", "internal/lint", "internal/objects"}
 
 // The composition root and test harnesses may import anything.
 var roots = []string{"cmd/sigil", "internal/server", "internal/sigiltest"}

@@ -31,6 +31,9 @@ type CA interface {
 	Tag(ctx context.Context, p iam.Principal, arn string, tags []ca.Tag) error
 	Untag(ctx context.Context, p iam.Principal, arn string, tags []ca.Tag) error
 	ListTags(ctx context.Context, p iam.Principal, arn string, max int, next string) (*ca.TagPage, error)
+	Revoke(ctx context.Context, p iam.Principal, caARN, serial, reason string) error
+	CreateAuditReport(ctx context.Context, p iam.Principal, caARN, bucket, format string) (string, string, error)
+	DescribeAuditReport(ctx context.Context, p iam.Principal, caARN, id string) (*ca.AuditReport, error)
 }
 
 var _ CA = (*ca.Service)(nil)
@@ -48,6 +51,8 @@ var Errors = awsjson.ErrorTable{
 		ca.CodeMalformedCertificate: "MalformedCertificateException",
 		ca.CodeCertificateMismatch:  "CertificateMismatchException",
 		ca.CodeConcurrentModify:     "ConcurrentModificationException",
+		ca.CodeAlreadyProcessed:     "RequestAlreadyProcessedException",
+		ca.CodeInProgress:           "RequestInProgressException",
 	},
 	ByKind: map[errs.Kind]string{
 		errs.NotFound: "ResourceNotFoundException",
@@ -64,20 +69,23 @@ func Service(svc CA) *awsjson.Service {
 		SigningName:  "acm-pca",
 		Errors:       Errors,
 		Operations: map[string]awsjson.Handler{
-			"CreateCertificateAuthority":            awsjson.Op(h.createCA),
-			"DescribeCertificateAuthority":          awsjson.Op(h.describeCA),
-			"ListCertificateAuthorities":            awsjson.Op(h.listCAs),
-			"GetCertificateAuthorityCsr":            awsjson.Op(h.getCSR),
-			"ImportCertificateAuthorityCertificate": awsjson.Op(h.importCACert),
-			"GetCertificateAuthorityCertificate":    awsjson.Op(h.getCACert),
-			"IssueCertificate":                      awsjson.Op(h.issue),
-			"GetCertificate":                        awsjson.Op(h.getCert),
-			"UpdateCertificateAuthority":            awsjson.Op(h.updateCA),
-			"DeleteCertificateAuthority":            awsjson.Op(h.deleteCA),
-			"RestoreCertificateAuthority":           awsjson.Op(h.restoreCA),
-			"TagCertificateAuthority":               awsjson.Op(h.tagCA),
-			"UntagCertificateAuthority":             awsjson.Op(h.untagCA),
-			"ListTags":                              awsjson.Op(h.listTags),
+			"CreateCertificateAuthority":              awsjson.Op(h.createCA),
+			"DescribeCertificateAuthority":            awsjson.Op(h.describeCA),
+			"ListCertificateAuthorities":              awsjson.Op(h.listCAs),
+			"GetCertificateAuthorityCsr":              awsjson.Op(h.getCSR),
+			"ImportCertificateAuthorityCertificate":   awsjson.Op(h.importCACert),
+			"GetCertificateAuthorityCertificate":      awsjson.Op(h.getCACert),
+			"IssueCertificate":                        awsjson.Op(h.issue),
+			"GetCertificate":                          awsjson.Op(h.getCert),
+			"UpdateCertificateAuthority":              awsjson.Op(h.updateCA),
+			"DeleteCertificateAuthority":              awsjson.Op(h.deleteCA),
+			"RestoreCertificateAuthority":             awsjson.Op(h.restoreCA),
+			"TagCertificateAuthority":                 awsjson.Op(h.tagCA),
+			"UntagCertificateAuthority":               awsjson.Op(h.untagCA),
+			"ListTags":                                awsjson.Op(h.listTags),
+			"RevokeCertificate":                       awsjson.Op(h.revoke),
+			"CreateCertificateAuthorityAuditReport":   awsjson.Op(h.createAuditReport),
+			"DescribeCertificateAuthorityAuditReport": awsjson.Op(h.describeAuditReport),
 		},
 	}
 }
@@ -489,4 +497,63 @@ func (h handlers) listTags(ctx context.Context, c *awsjson.Call, in *listTagsInp
 		return nil, err
 	}
 	return &listTagsOutput{Tags: fromStoreTags(page.Tags), NextToken: page.NextToken}, nil
+}
+
+type revokeInput struct {
+	CertificateAuthorityArn string `json:"CertificateAuthorityArn"`
+	CertificateSerial       string `json:"CertificateSerial"`
+	RevocationReason        string `json:"RevocationReason"`
+}
+
+func (h handlers) revoke(ctx context.Context, c *awsjson.Call, in *revokeInput) (*empty, error) {
+	if in.CertificateAuthorityArn == "" {
+		return nil, required("certificateAuthorityArn")
+	}
+	return nil, h.ca.Revoke(ctx, c.Principal, in.CertificateAuthorityArn, in.CertificateSerial, in.RevocationReason)
+}
+
+type createAuditReportInput struct {
+	CertificateAuthorityArn   string `json:"CertificateAuthorityArn"`
+	S3BucketName              string `json:"S3BucketName"`
+	AuditReportResponseFormat string `json:"AuditReportResponseFormat"`
+}
+
+type createAuditReportOutput struct {
+	AuditReportId string `json:"AuditReportId"`
+	S3Key         string `json:"S3Key"`
+}
+
+func (h handlers) createAuditReport(ctx context.Context, c *awsjson.Call, in *createAuditReportInput) (*createAuditReportOutput, error) {
+	if in.CertificateAuthorityArn == "" {
+		return nil, required("certificateAuthorityArn")
+	}
+	id, key, err := h.ca.CreateAuditReport(ctx, c.Principal, in.CertificateAuthorityArn, in.S3BucketName, in.AuditReportResponseFormat)
+	if err != nil {
+		return nil, err
+	}
+	return &createAuditReportOutput{AuditReportId: id, S3Key: key}, nil
+}
+
+type describeAuditReportInput struct {
+	CertificateAuthorityArn string `json:"CertificateAuthorityArn"`
+	AuditReportId           string `json:"AuditReportId"`
+}
+
+type describeAuditReportOutput struct {
+	AuditReportStatus string        `json:"AuditReportStatus"`
+	S3BucketName      string        `json:"S3BucketName"`
+	S3Key             string        `json:"S3Key"`
+	CreatedAt         *awsjson.Time `json:"CreatedAt,omitempty"`
+}
+
+func (h handlers) describeAuditReport(ctx context.Context, c *awsjson.Call, in *describeAuditReportInput) (*describeAuditReportOutput, error) {
+	if in.CertificateAuthorityArn == "" {
+		return nil, required("certificateAuthorityArn")
+	}
+	r, err := h.ca.DescribeAuditReport(ctx, c.Principal, in.CertificateAuthorityArn, in.AuditReportId)
+	if err != nil {
+		return nil, err
+	}
+	return &describeAuditReportOutput{AuditReportStatus: r.Status, S3BucketName: r.Bucket, S3Key: r.Key,
+		CreatedAt: awsjson.TimePtr(r.CreatedAt)}, nil
 }
