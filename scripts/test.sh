@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs Sigil's whole test suite, installing what it needs first:
-#   - Debian packages the tests drive (openssl, the AWS CLI v2 "awscli",
-#     PostgreSQL), with apt-get when they are missing;
+#   - Debian packages the tests drive (openssl, curl, the AWS CLI v2
+#     "awscli", PostgreSQL), with apt-get when they are missing;
 #   - a PostgreSQL server: the one on 127.0.0.1:5432 if it answers, else the
 #     system cluster started, else a private cluster on port 55432; the tests
 #     use their own database "sigil_test" (one schema per test);
@@ -20,6 +20,7 @@ FUZZTIME=${FUZZTIME:-5s}
 # 1. Debian packages.
 missing=()
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v curl >/dev/null 2>&1 || missing+=(curl ca-certificates)
 /usr/bin/aws --version 2>&1 | grep -q '^aws-cli/2' || missing+=(awscli)
 if ((${#missing[@]})); then
   say "installing Debian packages: ${missing[*]}"

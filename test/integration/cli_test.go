@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sigilhq/sigil/internal/config"
 	"github.com/sigilhq/sigil/internal/sigiltest"
 )
 
@@ -51,4 +53,23 @@ func TestAWSCLIWalkthrough(t *testing.T) {
 			t.Logf("%s", out)
 		})
 	}
+}
+
+// TestAWSCLIRevocation runs scripts/aws-cli-revocation.sh (docs/revocation.md)
+// with the AWS CLI v2: CRLs and OCSP before and after revoke-certificate,
+// checked with openssl, and an audit report.
+func TestAWSCLIRevocation(t *testing.T) {
+	sigiltest.Require(t, "openssl", "openssl")
+	sigiltest.Require(t, "curl", "curl")
+	cli := sigiltest.AWSCLIv2(t)
+	env := sigiltest.Start(t, func(c *config.Config) { c.Revocation.Propagation = time.Second })
+	script := filepath.Join(sigiltest.ModuleRoot(), "scripts", "aws-cli-revocation.sh")
+	cmd := exec.Command("bash", script, t.TempDir())
+	cmd.Env = append(os.Environ(), "ENDPOINT="+env.URL, "PUBLIC="+env.Server.PublicURL(), "OBJECTS="+env.Server.ObjectsDir(),
+		"AWS_BIN="+cli, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "revocation OK") {
+		t.Fatalf("revocation script failed: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
 }

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"crypto"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -17,7 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/acmpca"
 	"github.com/aws/aws-sdk-go-v2/service/acmpca/types"
 	"github.com/aws/smithy-go"
+	"golang.org/x/crypto/ocsp"
 
+	"github.com/sigilhq/sigil/internal/pki"
 	"github.com/sigilhq/sigil/internal/sigiltest"
 )
 
@@ -234,4 +237,38 @@ func waitUntil(t *testing.T, what string, limit time.Duration, cond func() bool)
 		}
 	}
 	t.Fatalf("timed out after %v waiting for %s", limit, what)
+}
+
+// TestRevocationAcrossNodes revokes on one node and watches another: its
+// OCSP answers and the CRL it serves show the revocation within the
+// propagation bound, whichever node runs the CRL job.
+func TestRevocationAcrossNodes(t *testing.T) {
+	const bound = time.Second
+	nodes, _ := startCluster(t, 2, "revocation:\n  propagation: 1s\n")
+	a, b := nodes[0], nodes[1]
+	rev := revocationConfig("cluster-crls", types.CrlTypeComplete)
+	root := createCAWith(t, a.pca, types.CertificateAuthorityTypeRoot, "Cluster Revocation Root", rev)
+	rootCert := parse(t, activateRoot(t, a.pca, root, types.SigningAlgorithmSha256withecdsa, 2))
+	rootID := root[strings.LastIndexByte(root, '/')+1:]
+	_, leafPEM, _ := issue(t, a.pca, &acmpca.IssueCertificateInput{CertificateAuthorityArn: &root, Csr: quickCSR(t, "n.example.internal"),
+		SigningAlgorithm: types.SigningAlgorithmSha256withecdsa, TemplateArn: aws.String(tplEE)})
+	leaf := parse(t, leafPEM)
+
+	crlOnB := b.proc.PublicURL + "/crl/" + rootID + ".crl"
+	waitFor(t, 10*bound, "CRL served by b", func() bool { return crlReady(crlOnB) })
+	if r := ocspQuery(t, b.proc.PublicURL+"/ocsp", leaf, rootCert, crypto.SHA1); r.Status != ocsp.Good {
+		t.Fatalf("b before revocation: %+v", r)
+	}
+	if _, err := a.pca.RevokeCertificate(ctx, &acmpca.RevokeCertificateInput{CertificateAuthorityArn: &root,
+		CertificateSerial: aws.String(pki.SerialHex(leaf.SerialNumber)), RevocationReason: types.RevocationReasonSuperseded}); err != nil {
+		t.Fatal(err)
+	}
+	ocspDelay := waitFor(t, 3*bound, "b's OCSP shows a revocation made on a", func() bool {
+		return ocspQuery(t, b.proc.PublicURL+"/ocsp", leaf, rootCert, crypto.SHA1).Status == ocsp.Revoked
+	})
+	crlDelay := waitFor(t, 3*bound, "b's CRL lists a revocation made on a", func() bool {
+		return crlListed(t, crlOnB, rootCert, leaf.SerialNumber)
+	})
+	t.Logf("across nodes: OCSP after %v, CRL after %v (propagation bound %v)", ocspDelay.Round(time.Millisecond),
+		crlDelay.Round(time.Millisecond), bound)
 }
