@@ -57,6 +57,9 @@ type Tx interface {
 	Sequences() Sequences
 	OCSPResponders() OCSPResponders
 	AuditReports() AuditReports
+	ACMCertificates() ACMCertificates
+	AccountSettings() AccountSettings
+	Events() Events
 }
 
 // Meta is a small key-value table for installation facts (such as which
@@ -343,4 +346,161 @@ type Leases interface {
 	Release(ctx context.Context, name, holder string) error
 	// Get returns a lease (ErrNotFound if it was never taken).
 	Get(ctx context.Context, name string) (*Lease, error)
+}
+
+// ACMCertificate is a certificate managed by Certificate Manager: requested
+// from a private CA (Type PRIVATE) or imported (IMPORTED), with its sealed
+// private key.
+type ACMCertificate struct {
+	ID                 string
+	ARN                string
+	Account            string
+	Type               string // PRIVATE or IMPORTED
+	Status             string
+	DomainName         string
+	Names              []CertName // every name the certificate covers
+	KeyAlgorithm       string     // ACM spelling, e.g. EC_prime256v1
+	SignatureAlgorithm string
+	Serial             string // colon-separated hex, as ACM shows it
+	Subject            string
+	Issuer             string
+	CommonName         string
+	KeyUsages          int64 // bit set owned by the domain
+	ExtKeyUsages       int64 // bit set owned by the domain
+	NotBefore          time.Time
+	NotAfter           time.Time
+	CreatedAt          time.Time
+	IssuedAt           time.Time
+	ImportedAt         time.Time
+	RevokedAt          time.Time
+	RevocationReason   string
+	CAARN              string // the issuing private CA (PRIVATE only)
+	PCACertificateARN  string // the certificate's ARN in the private CA
+	ExportOption       string // ENABLED or DISABLED
+	Exported           bool   // exported since issued or last renewed
+	InUseBy            []string
+	RenewalStatus      string
+	RenewalReason      string
+	RenewalUpdatedAt   time.Time
+	FailureReason      string
+	Certificate        []byte    // DER; nil until issued
+	Chain              []byte    // PEM of the issuer chain
+	PrivateKey         []byte    // sealed PKCS#8, bound to the certificate
+	RenewAt            time.Time // managed renewal is due (zero: none)
+	ExpiryEventAt      time.Time // the next approaching-expiry event (zero: none)
+	Version            int64     // optimistic concurrency; set by the store
+}
+
+// CertName is one name a certificate covers.
+type CertName struct {
+	Kind string // DNS, IP, EMAIL, URI
+	Name string
+}
+
+// CertFilter is a predicate over ACM certificates: exactly one of And, Or,
+// Not or Field is set. Field names a column the store knows (see
+// CertFields); Op is one of the CertOp constants.
+type CertFilter struct {
+	And    []*CertFilter
+	Or     []*CertFilter
+	Not    *CertFilter
+	Field  string
+	Op     string
+	Values []any // strings, int64s, bools or time.Times, by field
+}
+
+// Operators of a CertFilter.
+const (
+	OpIn       = "in"       // the field equals one of Values
+	OpPrefix   = "prefix"   // a string field starts with Values[0]
+	OpContains = "contains" // a string field contains Values[0]
+	OpGE       = "ge"       // the field is >= Values[0]
+	OpLE       = "le"       // the field is <= Values[0]
+	OpAnyBits  = "anybits"  // a bit-set field shares a bit with Values[0]
+	OpAllBits  = "allbits"  // a bit-set field has every bit of Values[0]
+	OpNotEmpty = "notempty" // a list field (in_use_by) is not empty
+)
+
+// CertFields lists the fields a CertFilter or a sort may name. "name" and
+// "name:<KIND>" match the certificate's names (any of them).
+var CertFields = []string{
+	"arn", "type", "status", "domain_name", "key_algorithm", "signature_algorithm", "serial", "subject",
+	"issuer", "common_name", "key_usages", "ext_key_usages", "not_before", "not_after", "created_at",
+	"issued_at", "imported_at", "revoked_at", "export_option", "exported", "in_use", "renewal_status",
+	"ca_arn", "name",
+}
+
+// CertQuery selects a page of an account's certificates.
+type CertQuery struct {
+	Account string
+	Where   *CertFilter
+	SortBy  string // a CertFields entry; "" means created_at
+	Desc    bool
+	After   *CertCursor // nil: from the start
+	Limit   int
+	WithDER bool // also return each certificate's DER (not the key)
+}
+
+// CertCursor positions a listing after a certificate: the sort column's
+// value there, and its ID.
+type CertCursor struct {
+	Value any
+	ID    string
+}
+
+// ACMCertificates stores Certificate Manager certificates. (ID) and (ARN)
+// are unique.
+type ACMCertificates interface {
+	// Insert stores a new certificate and sets its Version to 1.
+	Insert(ctx context.Context, c *ACMCertificate) error
+	// Get returns the certificate with the given ID.
+	Get(ctx context.Context, id string) (*ACMCertificate, error)
+	// Update writes c if its Version still matches and increments it;
+	// otherwise ErrStale.
+	Update(ctx context.Context, c *ACMCertificate) error
+	// Delete removes a certificate (its names go with it).
+	Delete(ctx context.Context, id string) error
+	// Query returns a page of certificates without their key or chain
+	// bytes (and without the certificate unless WithDER), in the query's
+	// order; the cursor of the last one
+	// continues the listing. Cost grows with the page size, not its depth.
+	Query(ctx context.Context, q CertQuery) ([]*ACMCertificate, error)
+	// Count counts an account's certificates of a type.
+	Count(ctx context.Context, account, typ string) (int, error)
+	// RenewalDue, ExpiryEventDue and ExpiredDue list up to limit IDs whose
+	// renewal time, next expiry-event time or (for ISSUED certificates)
+	// NotAfter is at or before now, oldest first, from their indexes.
+	RenewalDue(ctx context.Context, now time.Time, limit int) ([]string, error)
+	ExpiryEventDue(ctx context.Context, now time.Time, limit int) ([]string, error)
+	ExpiredDue(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// RescheduleExpiryEvents sets, for every unexpired ISSUED certificate
+	// of an account, the next expiry event to NotAfter - before (a new
+	// DaysBeforeExpiry), or to after if that is later.
+	RescheduleExpiryEvents(ctx context.Context, account string, before time.Duration, after time.Time) error
+}
+
+// AccountSettings stores per-account settings by name.
+type AccountSettings interface {
+	// Get returns a setting's value (ErrNotFound if unset).
+	Get(ctx context.Context, account, name string) (string, error)
+	Put(ctx context.Context, account, name, value string) error
+}
+
+// Event is one domain event in the outbox.
+type Event struct {
+	ID          string
+	Account     string
+	Source      string
+	DetailType  string
+	Time        time.Time
+	Body        []byte // the EventBridge envelope, JSON
+	DeliveredAt time.Time
+}
+
+// Events is the transactional outbox.
+type Events interface {
+	Append(ctx context.Context, e *Event) error
+	// List returns up to limit events of an account ordered by (Time, ID),
+	// after the event (afterTime, afterID) when afterID is not empty.
+	List(ctx context.Context, account string, afterTime time.Time, afterID string, limit int) ([]*Event, error)
 }

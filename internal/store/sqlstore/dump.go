@@ -31,7 +31,8 @@ import (
 
 // dumpTables lists the tables in an order that satisfies foreign keys.
 var dumpTables = []string{"meta", "accounts", "access_keys", "certificate_authorities", "certificates", "tags", "idempotency",
-	"crls", "crl_files", "ca_sequences", "ocsp_responders", "audit_reports"}
+	"crls", "crl_files", "ca_sequences", "ocsp_responders", "audit_reports",
+	"acm_certificates", "acm_certificate_names", "account_settings", "events"}
 
 const backupFormat = "sigil-backup"
 

@@ -358,15 +358,18 @@ func (t *tx) query(ctx context.Context, what, query string, args ...any) (*sql.R
 	return rows, nil
 }
 
-func (t *tx) Meta() store.Meta                     { return metaRepo{t} }
-func (t *tx) Accounts() store.Accounts             { return accountRepo{t} }
-func (t *tx) AccessKeys() store.AccessKeys         { return accessKeyRepo{t} }
-func (t *tx) CAs() store.CAs                       { return caRepo{t} }
-func (t *tx) Certificates() store.Certificates     { return certRepo{t} }
-func (t *tx) Tags() store.Tags                     { return tagRepo{t} }
-func (t *tx) Idempotency() store.Idempotency       { return idemRepo{t} }
-func (t *tx) Leases() store.Leases                 { return leaseRepo{t} }
-func (t *tx) CRLs() store.CRLs                     { return crlRepo{t} }
-func (t *tx) Sequences() store.Sequences           { return seqRepo{t} }
-func (t *tx) OCSPResponders() store.OCSPResponders { return responderRepo{t} }
-func (t *tx) AuditReports() store.AuditReports     { return reportRepo{t} }
+func (t *tx) Meta() store.Meta                       { return metaRepo{t} }
+func (t *tx) Accounts() store.Accounts               { return accountRepo{t} }
+func (t *tx) AccessKeys() store.AccessKeys           { return accessKeyRepo{t} }
+func (t *tx) CAs() store.CAs                         { return caRepo{t} }
+func (t *tx) Certificates() store.Certificates       { return certRepo{t} }
+func (t *tx) Tags() store.Tags                       { return tagRepo{t} }
+func (t *tx) Idempotency() store.Idempotency         { return idemRepo{t} }
+func (t *tx) Leases() store.Leases                   { return leaseRepo{t} }
+func (t *tx) CRLs() store.CRLs                       { return crlRepo{t} }
+func (t *tx) Sequences() store.Sequences             { return seqRepo{t} }
+func (t *tx) OCSPResponders() store.OCSPResponders   { return responderRepo{t} }
+func (t *tx) AuditReports() store.AuditReports       { return reportRepo{t} }
+func (t *tx) ACMCertificates() store.ACMCertificates { return acmRepo{t} }
+func (t *tx) AccountSettings() store.AccountSettings { return settingRepo{t} }
+func (t *tx) Events() store.Events                   { return eventRepo{t} }

@@ -47,6 +47,10 @@ func Run(t *testing.T, open Opener) {
 		{"Sequences", testSequences},
 		{"ResponderAndReports", testResponderAndReports},
 		{"DeleteCAData", testDeleteCAData},
+		{"ACMRoundTrip", testACMRoundTrip},
+		{"ACMQuery", testACMQuery},
+		{"ACMDue", testACMDue},
+		{"SettingsAndEvents", testSettingsAndEvents},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -923,4 +927,239 @@ func testDeleteCAData(t *testing.T, s store.Store) {
 		}
 		return err
 	})
+}
+
+func newACM(id, account string, created time.Time) *store.ACMCertificate {
+	return &store.ACMCertificate{
+		ID: id, ARN: "arn:aws:acm:us-east-1:" + account + ":certificate/" + id, Account: account,
+		Type: "PRIVATE", Status: "ISSUED", DomainName: id + ".example",
+		Names:        []store.CertName{{Kind: "DNS", Name: id + ".example"}, {Kind: "DNS", Name: "www." + id + ".example"}},
+		KeyAlgorithm: "EC_prime256v1", CreatedAt: created, NotBefore: created, NotAfter: created.Add(395 * 24 * time.Hour),
+		ExportOption: "ENABLED", KeyUsages: 1, ExtKeyUsages: 3, Certificate: []byte{1, 2}, PrivateKey: []byte{3, 4},
+	}
+}
+
+func testACMRoundTrip(t *testing.T, s store.Store) {
+	c := newACM("c1", "111111111111", base)
+	c.InUseBy = []string{"arn:x"}
+	c.RenewAt = base.Add(time.Hour)
+	update(t, s, func(tx store.Tx) error { return tx.ACMCertificates().Insert(ctx, c) })
+	if c.Version != 1 {
+		t.Fatalf("version = %d", c.Version)
+	}
+	var got *store.ACMCertificate
+	s.View(ctx, func(tx store.Tx) (err error) { got, err = tx.ACMCertificates().Get(ctx, "c1"); return err })
+	if got == nil || got.ARN != c.ARN || len(got.Names) != 2 || got.Names[1].Name != "www.c1.example" ||
+		!got.NotAfter.Equal(c.NotAfter) || len(got.InUseBy) != 1 || !bytes.Equal(got.PrivateKey, []byte{3, 4}) ||
+		!got.RenewAt.Equal(c.RenewAt) || got.Exported || !got.ImportedAt.IsZero() {
+		t.Fatalf("round trip: %+v", got)
+	}
+	// Optimistic concurrency: a stale copy cannot overwrite a newer one.
+	stale := *got
+	got.Exported, got.Names = true, []store.CertName{{Kind: "DNS", Name: "renamed.example"}}
+	update(t, s, func(tx store.Tx) error { return tx.ACMCertificates().Update(ctx, got) })
+	err := s.Update(ctx, func(tx store.Tx) error { return tx.ACMCertificates().Update(ctx, &stale) })
+	if !errors.Is(err, store.ErrStale) {
+		t.Fatalf("stale update: %v", err)
+	}
+	// Names are replaced with the row: the old name no longer matches.
+	for name, want := range map[string]int{"renamed.example": 1, "www.c1.example": 0} {
+		var page []*store.ACMCertificate
+		s.View(ctx, func(tx store.Tx) (err error) {
+			page, err = tx.ACMCertificates().Query(ctx, store.CertQuery{Account: "111111111111", Limit: 10,
+				Where: &store.CertFilter{Field: "name:DNS", Op: store.OpIn, Values: []any{name}}})
+			return err
+		})
+		if len(page) != want {
+			t.Errorf("search %s: %d results, want %d", name, len(page), want)
+		}
+	}
+	update(t, s, func(tx store.Tx) error { return tx.ACMCertificates().Delete(ctx, "c1") })
+	err = s.View(ctx, func(tx store.Tx) error { _, err := tx.ACMCertificates().Get(ctx, "c1"); return err })
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("after delete: %v", err)
+	}
+	err = s.Update(ctx, func(tx store.Tx) error { return tx.ACMCertificates().Delete(ctx, "c1") })
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("delete twice: %v", err)
+	}
+}
+
+func testACMQuery(t *testing.T, s store.Store) {
+	const acct = "222222222222"
+	update(t, s, func(tx store.Tx) error {
+		for i := 0; i < 25; i++ {
+			c := newACM(fmt.Sprintf("q%02d", i), acct, base.Add(time.Duration(i)*time.Minute))
+			if i%2 == 1 {
+				c.KeyAlgorithm, c.Status = "RSA_2048", "EXPIRED"
+			}
+			if i%5 == 0 {
+				c.InUseBy = []string{"arn:user"}
+			}
+			if err := tx.ACMCertificates().Insert(ctx, c); err != nil {
+				return err
+			}
+		}
+		return tx.ACMCertificates().Insert(ctx, newACM("other", "333333333333", base))
+	})
+	query := func(q store.CertQuery) []string {
+		t.Helper()
+		q.Account = acct
+		var ids []string
+		for {
+			var page []*store.ACMCertificate
+			if err := s.View(ctx, func(tx store.Tx) (err error) { page, err = tx.ACMCertificates().Query(ctx, q); return err }); err != nil {
+				t.Fatalf("query: %v", err)
+			}
+			for _, c := range page {
+				if c.Certificate != nil || c.PrivateKey != nil {
+					t.Fatalf("a listing returned key or certificate bytes")
+				}
+				ids = append(ids, c.ID)
+			}
+			if len(page) < q.Limit {
+				return ids
+			}
+			last := page[len(page)-1]
+			var v any = last.CreatedAt
+			if q.SortBy == "key_algorithm" {
+				v = last.KeyAlgorithm
+			}
+			q.After = &store.CertCursor{Value: v, ID: last.ID}
+		}
+	}
+	all := query(store.CertQuery{Limit: 4})
+	if len(all) != 25 || all[0] != "q00" || all[24] != "q24" {
+		t.Fatalf("paged listing: %v", all)
+	}
+	desc := query(store.CertQuery{Limit: 7, Desc: true})
+	if len(desc) != 25 || desc[0] != "q24" || desc[24] != "q00" {
+		t.Fatalf("descending: %v", desc)
+	}
+	byAlg := query(store.CertQuery{Limit: 3, SortBy: "key_algorithm"})
+	if len(byAlg) != 25 || byAlg[0] != "q00" || byAlg[12] != "q24" || byAlg[13] != "q01" {
+		t.Fatalf("by key algorithm: %v", byAlg)
+	}
+	f := func(field, op string, v ...any) *store.CertFilter {
+		return &store.CertFilter{Field: field, Op: op, Values: v}
+	}
+	for _, tc := range []struct {
+		name  string
+		where *store.CertFilter
+		want  int
+	}{
+		{"status", f("status", store.OpIn, "EXPIRED"), 12},
+		{"two statuses", f("status", store.OpIn, "EXPIRED", "ISSUED"), 25},
+		{"and", &store.CertFilter{And: []*store.CertFilter{f("status", store.OpIn, "ISSUED"), f("in_use", store.OpIn, true)}}, 3},
+		{"or", &store.CertFilter{Or: []*store.CertFilter{f("arn", store.OpContains, "q03"), f("arn", store.OpContains, "q04")}}, 2},
+		{"not", &store.CertFilter{Not: f("in_use", store.OpIn, true)}, 20},
+		{"prefix is case-sensitive", f("domain_name", store.OpPrefix, "Q1"), 0},
+		{"prefix", f("domain_name", store.OpPrefix, "q1"), 10},
+		{"name prefix", f("name", store.OpPrefix, "www.q2"), 5},
+		{"name contains", f("name:DNS", store.OpContains, "q24.ex"), 1},
+		{"time range", &store.CertFilter{And: []*store.CertFilter{
+			f("created_at", store.OpGE, base.Add(10*time.Minute)), f("created_at", store.OpLE, base.Add(12*time.Minute))}}, 3},
+		{"any bits", f("ext_key_usages", store.OpAnyBits, int64(2)), 25},
+		{"all bits", f("ext_key_usages", store.OpAllBits, int64(7)), 0},
+		{"exported", f("exported", store.OpIn, false), 25},
+		{"empty in", f("status", store.OpIn), 0},
+	} {
+		if got := query(store.CertQuery{Limit: 100, Where: tc.where}); len(got) != tc.want {
+			t.Errorf("%s: %d results (%v), want %d", tc.name, len(got), got, tc.want)
+		}
+	}
+	var n int
+	s.View(ctx, func(tx store.Tx) (err error) { n, err = tx.ACMCertificates().Count(ctx, acct, "PRIVATE"); return err })
+	if n != 25 {
+		t.Errorf("count = %d", n)
+	}
+}
+
+func testACMDue(t *testing.T, s store.Store) {
+	const acct = "444444444444"
+	day := 24 * time.Hour
+	update(t, s, func(tx store.Tx) error {
+		for i, na := range []time.Duration{10 * day, 50 * day, 100 * day} {
+			c := newACM(fmt.Sprintf("d%d", i), acct, base)
+			c.NotAfter = base.Add(na)
+			c.RenewAt = c.NotAfter.Add(-60 * day)
+			if err := tx.ACMCertificates().Insert(ctx, c); err != nil {
+				return err
+			}
+		}
+		c := newACM("imported", acct, base)
+		c.Type, c.NotAfter = "IMPORTED", base.Add(5*day)
+		return tx.ACMCertificates().Insert(ctx, c)
+	})
+	ids := func(fn func(store.ACMCertificates) ([]string, error)) []string {
+		var out []string
+		s.View(ctx, func(tx store.Tx) (err error) { out, err = fn(tx.ACMCertificates()); return err })
+		return out
+	}
+	if got := ids(func(r store.ACMCertificates) ([]string, error) { return r.RenewalDue(ctx, base, 10) }); len(got) != 2 || got[0] != "d0" {
+		t.Errorf("renewals due = %v", got)
+	}
+	if got := ids(func(r store.ACMCertificates) ([]string, error) { return r.ExpiredDue(ctx, base.Add(20*day), 10) }); len(got) != 2 || got[0] != "imported" {
+		t.Errorf("expired = %v", got)
+	}
+	// DaysBeforeExpiry 45: the 10-day certificates (issued and imported) get
+	// an event now, as their first event time has passed; the 50-day one at
+	// day 5, the 100-day one at day 55.
+	update(t, s, func(tx store.Tx) error {
+		return tx.ACMCertificates().RescheduleExpiryEvents(ctx, acct, 45*day, base)
+	})
+	if got := ids(func(r store.ACMCertificates) ([]string, error) { return r.ExpiryEventDue(ctx, base, 10) }); len(got) != 2 {
+		t.Errorf("expiry events due now = %v", got)
+	}
+	if got := ids(func(r store.ACMCertificates) ([]string, error) { return r.ExpiryEventDue(ctx, base.Add(55*day), 10) }); len(got) != 4 {
+		t.Errorf("expiry events due at day 55 = %v", got)
+	}
+	var d2 *store.ACMCertificate
+	s.View(ctx, func(tx store.Tx) (err error) { d2, err = tx.ACMCertificates().Get(ctx, "d2"); return err })
+	if !d2.ExpiryEventAt.Equal(base.Add(55 * day)) {
+		t.Errorf("d2 next event = %v", d2.ExpiryEventAt)
+	}
+}
+
+func testSettingsAndEvents(t *testing.T, s store.Store) {
+	err := s.View(ctx, func(tx store.Tx) error { _, err := tx.AccountSettings().Get(ctx, "a", "x"); return err })
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unset setting: %v", err)
+	}
+	update(t, s, func(tx store.Tx) error { return tx.AccountSettings().Put(ctx, "a", "x", "1") })
+	update(t, s, func(tx store.Tx) error { return tx.AccountSettings().Put(ctx, "a", "x", "2") })
+	var v string
+	s.View(ctx, func(tx store.Tx) (err error) { v, err = tx.AccountSettings().Get(ctx, "a", "x"); return err })
+	if v != "2" {
+		t.Fatalf("setting = %q", v)
+	}
+	update(t, s, func(tx store.Tx) error {
+		for i := 0; i < 5; i++ {
+			e := &store.Event{ID: fmt.Sprintf("e%d", i), Account: "a", Source: "aws.acm", DetailType: "x",
+				Time: base.Add(time.Duration(i%3) * time.Second), Body: []byte(`{}`)}
+			if err := tx.Events().Append(ctx, e); err != nil {
+				return err
+			}
+		}
+		return tx.Events().Append(ctx, &store.Event{ID: "other", Account: "b", Time: base, Body: []byte(`{}`)})
+	})
+	var got []string
+	afterTime, afterID := time.Time{}, ""
+	for {
+		var page []*store.Event
+		s.View(ctx, func(tx store.Tx) (err error) {
+			page, err = tx.Events().List(ctx, "a", afterTime, afterID, 2)
+			return err
+		})
+		for _, e := range page {
+			got = append(got, e.ID)
+		}
+		if len(page) < 2 {
+			break
+		}
+		afterTime, afterID = page[1].Time, page[1].ID
+	}
+	if strings.Join(got, ",") != "e0,e3,e1,e4,e2" {
+		t.Fatalf("events in order = %v", got)
+	}
 }
