@@ -22,10 +22,12 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/sigilhq/sigil/internal/api/acm"
 	"github.com/sigilhq/sigil/internal/api/acmpca"
 	"github.com/sigilhq/sigil/internal/api/awsjson"
 	"github.com/sigilhq/sigil/internal/api/public"
 	"github.com/sigilhq/sigil/internal/ca"
+	"github.com/sigilhq/sigil/internal/certmgr"
 	"github.com/sigilhq/sigil/internal/clock"
 	"github.com/sigilhq/sigil/internal/config"
 	"github.com/sigilhq/sigil/internal/iam"
@@ -47,6 +49,7 @@ type Server struct {
 	store    store.Store
 	iam      *iam.Service
 	ca       *ca.Service
+	acm      *certmgr.Service
 	sched    *scheduler.Scheduler
 
 	apiLn, pubLn   net.Listener
@@ -209,13 +212,27 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		return err
 	}})
 
+	s.acm = certmgr.New(st, s.ca, keyring, s.iam, s.clock, certmgr.Options{Region: cfg.Region, Logger: log})
+	s.sched.Add(scheduler.Job{Name: "acm-renewals", Every: every, Run: func(ctx context.Context, fence scheduler.Fence) error {
+		_, err := s.acm.RenewDue(ctx, certmgr.Fence(fence))
+		return err
+	}})
+	s.sched.Add(scheduler.Job{Name: "acm-expiry", Every: every, Run: func(ctx context.Context, fence scheduler.Fence) error {
+		if _, err := s.acm.ExpireDue(ctx, certmgr.Fence(fence)); err != nil {
+			return err
+		}
+		_, err := s.acm.SendExpiryEvents(ctx, certmgr.Fence(fence))
+		return err
+	}})
+
 	aws := awsjson.NewServer(s.iam, base, awsjson.Options{
 		Region: cfg.Region, MaxBodyBytes: cfg.Limits.MaxBodyBytes, Logger: log,
-	}, acmpca.Service(s.ca))
+	}, acmpca.Service(s.ca), acm.Service(s.acm))
 
 	apiMux := http.NewServeMux()
 	apiMux.Handle("/", aws)
 	apiMux.HandleFunc("/_sigil/dev/clock", s.handleDevClock)
+	apiMux.HandleFunc("GET /_sigil/dev/events", s.handleDevEvents)
 	apiMux.HandleFunc("GET /healthz", handleHealth)
 	apiMux.HandleFunc("GET /readyz", s.handleReady)
 	pub := public.New(s.ca, public.Options{MaxAge: propagation, Clock: s.clock, Logger: log, Ready: st.Ping})

@@ -26,6 +26,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/acmpca"
 
 	"github.com/sigilhq/sigil/internal/config"
@@ -123,6 +124,48 @@ func PCAClient(endpoint string, cfg aws.Config) *acmpca.Client {
 	return acmpca.NewFromConfig(cfg, func(o *acmpca.Options) { o.BaseEndpoint = aws.String(endpoint) })
 }
 
+// ACM returns an acm client for the dev administrator.
+func (e *Env) ACM() *acm.Client {
+	return ACMClient(e.URL, AWSConfig("test", "test", "us-east-1", nil))
+}
+
+// ACMClient returns an acm client for endpoint.
+func ACMClient(endpoint string, cfg aws.Config) *acm.Client {
+	return acm.NewFromConfig(cfg, func(o *acm.Options) { o.BaseEndpoint = aws.String(endpoint) })
+}
+
+// Events returns the dev server's outbox (the EventBridge envelopes of an
+// account, oldest first) through GET /_sigil/dev/events.
+func Events(t testing.TB, apiURL, account string) []map[string]any {
+	t.Helper()
+	var all []map[string]any
+	next := ""
+	for {
+		url := apiURL + "/_sigil/dev/events?account=" + account + "&limit=1000"
+		if next != "" {
+			url += "&after=" + next
+		}
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page struct {
+			Events []map[string]any `json:"events"`
+			Next   string           `json:"next"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("dev events: %s %v", resp.Status, err)
+		}
+		all = append(all, page.Events...)
+		if len(page.Events) < 1000 {
+			return all
+		}
+		next = page.Next
+	}
+}
+
 // ---- tools ----
 
 // Require fails the test if a command is not installed, naming the Debian
@@ -205,6 +248,13 @@ func LintPEM(t testing.TB, pemBytes []byte) {
 // unless openssl answers OK.
 func OpenSSLVerify(t testing.TB, rootPEM, intermediatesPEM, leafPEM []byte) {
 	t.Helper()
+	OpenSSLVerifyAt(t, time.Time{}, rootPEM, intermediatesPEM, leafPEM)
+}
+
+// OpenSSLVerifyAt is OpenSSLVerify at a given time (zero: now), for
+// certificates issued under a dev clock that runs ahead of the real one.
+func OpenSSLVerifyAt(t testing.TB, at time.Time, rootPEM, intermediatesPEM, leafPEM []byte) {
+	t.Helper()
 	Require(t, "openssl", "openssl")
 	dir := t.TempDir()
 	write := func(name string, b []byte) string {
@@ -215,6 +265,9 @@ func OpenSSLVerify(t testing.TB, rootPEM, intermediatesPEM, leafPEM []byte) {
 		return p
 	}
 	args := []string{"verify", "-CAfile", write("root.pem", rootPEM)}
+	if !at.IsZero() {
+		args = append(args, "-attime", fmt.Sprint(at.Unix()))
+	}
 	if len(bytes.TrimSpace(intermediatesPEM)) > 0 {
 		args = append(args, "-untrusted", write("inter.pem", intermediatesPEM))
 	}
