@@ -73,3 +73,20 @@ func TestAWSCLIRevocation(t *testing.T) {
 	}
 	t.Logf("%s", out)
 }
+
+// TestAWSCLIACM runs scripts/aws-cli-acm.sh (docs/acm.md) with the AWS CLI
+// v2: request, get, export (opened with openssl), list, tags, renew,
+// import, re-import, account configuration and error codes.
+func TestAWSCLIACM(t *testing.T) {
+	sigiltest.Require(t, "openssl", "openssl")
+	cli := sigiltest.AWSCLIv2(t)
+	env := sigiltest.Start(t)
+	script := filepath.Join(sigiltest.ModuleRoot(), "scripts", "aws-cli-acm.sh")
+	cmd := exec.Command("bash", script, t.TempDir())
+	cmd.Env = append(os.Environ(), "ENDPOINT="+env.URL, "AWS_BIN="+cli, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "acm OK") {
+		t.Fatalf("ACM script failed: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+}
