@@ -507,13 +507,21 @@ func (r acmRepo) Query(ctx context.Context, q store.CertQuery) ([]*store.ACMCert
 		if err != nil {
 			return nil, errs.New(errs.Invalid, "bad listing position")
 		}
-		b.sb.WriteString(" AND (" + sf.expr + cmp)
+		// A row-value comparison, which both engines turn into one range
+		// seek on the (account, sort column, id) index; the equivalent
+		// "a > x OR (a = x AND id > y)" makes SQLite scan from the start.
+		// The redundant scalar bound lets SQLite start the seek there
+		// when the filter also bounds the sort column from the other side.
+		b.sb.WriteString(" AND (" + sf.expr + ", c.id)" + cmp + "(")
 		b.arg(v)
-		b.sb.WriteString(" OR (" + sf.expr + " = ")
-		b.arg(v)
-		b.sb.WriteString(" AND c.id" + cmp)
+		b.sb.WriteString(", ")
 		b.arg(q.After.ID)
-		b.sb.WriteString("))")
+		bound := " >= "
+		if q.Desc {
+			bound = " <= "
+		}
+		b.sb.WriteString(") AND " + sf.expr + bound)
+		b.arg(v)
 	}
 	b.sb.WriteString(" ORDER BY " + sf.expr + dir + ", c.id" + dir + " LIMIT ")
 	b.arg(q.Limit)

@@ -152,3 +152,54 @@ func TestCloseWhileWriting(t *testing.T) {
 	s.Close()
 	wg.Wait()
 }
+
+// TestACMQueriesUseIndexes checks, with SQLite's query planner, that the
+// scheduler's due-date queries read their partial indexes and that a page
+// after a cursor seeks the listing index instead of scanning the table: the
+// cost of a job run or a deep page must not grow with the certificates
+// stored.
+func TestACMQueriesUseIndexes(t *testing.T) {
+	st, err := Open(context.Background(), filepath.Join(t.TempDir(), "plan.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	plan := func(q string, args ...any) string {
+		rows, err := st.reader.Query("EXPLAIN QUERY PLAN "+q, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			rows.Scan(&id, &parent, &notused, &detail)
+			out = append(out, detail)
+		}
+		return strings.Join(out, "; ")
+	}
+	for q, index := range map[string]string{
+		qACMRenewalDue:     "acm_certificates_renew",
+		qACMExpiryEventDue: "acm_certificates_expiry_event",
+		qACMExpiredDue:     "acm_certificates_expire",
+		`SELECT c.id FROM acm_certificates c WHERE c.account_id = ? AND (c.created_at, c.id) > (?, ?) AND c.created_at >= ?
+			ORDER BY c.created_at, c.id LIMIT 100`: "acm_certificates_created",
+		`SELECT c.id FROM acm_certificates c WHERE c.account_id = ? AND COALESCE(c.not_after, 0) <= ?
+			AND (COALESCE(c.not_after, 0), c.id) > (?, ?) AND COALESCE(c.not_after, 0) >= ?
+			ORDER BY COALESCE(c.not_after, 0), c.id LIMIT 100`: "acm_certificates_not_after",
+	} {
+		p := plan(q, 1, 2, 3, 4, 5)
+		if !strings.Contains(p, "USING INDEX "+index) && !strings.Contains(p, "USING COVERING INDEX "+index) {
+			t.Errorf("%s\nplan: %s\nwant index %s", q, p, index)
+		}
+		// A page seeks to the cursor: the index search is bounded by more
+		// than the account (the OR form of the cursor gives only account_id=?).
+		if strings.Contains(q, "account_id") && !strings.Contains(p, "(account_id=? AND ") {
+			t.Errorf("%s\nplan does not seek to the cursor: %s", q, p)
+		}
+		if strings.Contains(p, "SCAN c") && !strings.Contains(p, "USING") || strings.Contains(p, "TEMP B-TREE") {
+			t.Errorf("%s\nplan scans or sorts: %s", q, p)
+		}
+	}
+}
