@@ -25,6 +25,9 @@ import (
 	"github.com/sigilhq/sigil/internal/api/acm"
 	"github.com/sigilhq/sigil/internal/api/acmpca"
 	"github.com/sigilhq/sigil/internal/api/awsjson"
+	"github.com/sigilhq/sigil/internal/api/functions"
+	apikms "github.com/sigilhq/sigil/internal/api/kms"
+	"github.com/sigilhq/sigil/internal/api/secretsmanager"
 	"github.com/sigilhq/sigil/internal/api/public"
 	"github.com/sigilhq/sigil/internal/ca"
 	"github.com/sigilhq/sigil/internal/certmgr"
@@ -32,10 +35,12 @@ import (
 	"github.com/sigilhq/sigil/internal/config"
 	"github.com/sigilhq/sigil/internal/iam"
 	"github.com/sigilhq/sigil/internal/keys/soft"
+	"github.com/sigilhq/sigil/internal/kms"
 	"github.com/sigilhq/sigil/internal/lint"
 	"github.com/sigilhq/sigil/internal/objects"
 	"github.com/sigilhq/sigil/internal/scheduler"
 	"github.com/sigilhq/sigil/internal/seal"
+	"github.com/sigilhq/sigil/internal/secrets"
 	"github.com/sigilhq/sigil/internal/store"
 	"github.com/sigilhq/sigil/internal/store/sqlstore"
 )
@@ -50,6 +55,8 @@ type Server struct {
 	iam      *iam.Service
 	ca       *ca.Service
 	acm      *certmgr.Service
+	kms      *kms.Service
+	secrets  *secrets.Service
 	sched    *scheduler.Scheduler
 
 	apiLn, pubLn   net.Listener
@@ -225,9 +232,34 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		return err
 	}})
 
+	s.kms = kms.New(st, keyring, s.iam, s.clock, kms.Options{Region: cfg.Region, Logger: log})
+	s.sched.Add(scheduler.Job{Name: "kms-keys", Every: every, Run: func(ctx context.Context, fence scheduler.Fence) error {
+		if _, err := s.kms.RotateDue(ctx, kms.Fence(fence)); err != nil {
+			return err
+		}
+		_, err := s.kms.DeleteDue(ctx, kms.Fence(fence))
+		return err
+	}})
+	s.secrets = secrets.New(st, s.kms, s.iam, keyring, s.clock, &functions.Invoker{Now: s.clock.Now},
+		&secrets.CertificateServices{PCA: s.ca, ACM: s.acm},
+		secrets.Options{Region: cfg.Region, Logger: log, AllowHTTPFunctions: cfg.Dev})
+	// Rotations are looked for often: RotateSecret starts one "now".
+	s.sched.Add(scheduler.Job{Name: "secret-rotations", Every: min(every, time.Second), Run: func(ctx context.Context, fence scheduler.Fence) error {
+		_, err := s.secrets.RotateDue(ctx, secrets.Fence(fence))
+		return err
+	}})
+	s.sched.Add(scheduler.Job{Name: "purge-deleted-secrets", Every: every, Run: func(ctx context.Context, fence scheduler.Fence) error {
+		n, err := s.secrets.PurgeDue(ctx, secrets.Fence(fence))
+		if n > 0 {
+			log.Info("purged secrets whose recovery window ended", "count", n)
+		}
+		return err
+	}})
+
 	aws := awsjson.NewServer(s.iam, base, awsjson.Options{
 		Region: cfg.Region, MaxBodyBytes: cfg.Limits.MaxBodyBytes, Logger: log,
-	}, acmpca.Service(s.ca), acm.Service(s.acm))
+	}, acmpca.Service(s.ca), acm.Service(s.acm), secretsmanager.Service(s.secrets), apikms.Service(s.kms),
+		functions.Service(s.secrets))
 
 	apiMux := http.NewServeMux()
 	apiMux.Handle("/", aws)

@@ -28,6 +28,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/acmpca"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/sigilhq/sigil/internal/config"
 	"github.com/sigilhq/sigil/internal/lint"
@@ -40,6 +42,7 @@ type Env struct {
 	Server  *server.Server
 	URL     string // API base URL
 	DataDir string
+	Store   string        // the store URL the server uses
 	Logs    *bytes.Buffer // everything the server logged
 	logMu   *sync.Mutex
 }
@@ -76,7 +79,7 @@ func StartConfig(t testing.TB, cfg config.Config) *Env {
 		defer cancel()
 		srv.Shutdown(ctx)
 	})
-	return &Env{Server: srv, URL: srv.APIURL(), DataDir: cfg.DataDir, Logs: logs, logMu: mu}
+	return &Env{Server: srv, URL: srv.APIURL(), DataDir: cfg.DataDir, Store: cfg.StoreURL(), Logs: logs, logMu: mu}
 }
 
 // LogText returns what the server has logged so far.
@@ -132,6 +135,26 @@ func (e *Env) ACM() *acm.Client {
 // ACMClient returns an acm client for endpoint.
 func ACMClient(endpoint string, cfg aws.Config) *acm.Client {
 	return acm.NewFromConfig(cfg, func(o *acm.Options) { o.BaseEndpoint = aws.String(endpoint) })
+}
+
+// SecretsManager returns a secretsmanager client for the dev administrator.
+func (e *Env) SecretsManager() *secretsmanager.Client {
+	return SecretsManagerClient(e.URL, AWSConfig("test", "test", "us-east-1", nil))
+}
+
+// SecretsManagerClient returns a secretsmanager client for endpoint.
+func SecretsManagerClient(endpoint string, cfg aws.Config) *secretsmanager.Client {
+	return secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(endpoint) })
+}
+
+// KMS returns a kms client for the dev administrator.
+func (e *Env) KMS() *kms.Client {
+	return KMSClient(e.URL, AWSConfig("test", "test", "us-east-1", nil))
+}
+
+// KMSClient returns a kms client for endpoint.
+func KMSClient(endpoint string, cfg aws.Config) *kms.Client {
+	return kms.NewFromConfig(cfg, func(o *kms.Options) { o.BaseEndpoint = aws.String(endpoint) })
 }
 
 // Events returns the dev server's outbox (the EventBridge envelopes of an

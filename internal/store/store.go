@@ -60,6 +60,9 @@ type Tx interface {
 	ACMCertificates() ACMCertificates
 	AccountSettings() AccountSettings
 	Events() Events
+	KMSKeys() KMSKeys
+	Secrets() Secrets
+	RotationFunctions() RotationFunctions
 }
 
 // Meta is a small key-value table for installation facts (such as which
@@ -503,4 +506,199 @@ type Events interface {
 	// List returns up to limit events of an account ordered by (Time, ID),
 	// after the event (afterTime, afterID) when afterID is not empty.
 	List(ctx context.Context, account string, afterTime time.Time, afterID string, limit int) ([]*Event, error)
+}
+
+// KMSKey is a KMS key. Its material lives in KMSMaterial rows, one per
+// generation; CurrentMaterial encrypts, every generation decrypts.
+type KMSKey struct {
+	ID                 string
+	ARN                string
+	Account            string
+	Description        string
+	KeyManager         string // AWS or CUSTOMER
+	KeyUsage           string
+	KeySpec            string
+	Origin             string
+	State              string // Enabled, Disabled, PendingDeletion
+	Policy             string
+	CreatedAt          time.Time
+	DeletionAt         time.Time // set while PendingDeletion
+	RotationEnabled    bool
+	RotationPeriodDays int
+	NextRotationAt     time.Time
+	LastRotatedAt      time.Time
+	CurrentMaterial    int64
+	Version            int64 // optimistic concurrency; set by the store
+}
+
+// KMSMaterial is one generation of a key's material, sealed by the master
+// key.
+type KMSMaterial struct {
+	KeyID     string
+	Number    int64
+	Sealed    []byte
+	CreatedAt time.Time
+}
+
+// KMSAlias is a friendly name for a key, unique in an account.
+type KMSAlias struct {
+	Account     string
+	Name        string // alias/...
+	TargetKeyID string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// KMSKeys stores KMS keys, their material and their aliases.
+type KMSKeys interface {
+	// Insert stores a new key and sets its Version to 1.
+	Insert(ctx context.Context, k *KMSKey) error
+	Get(ctx context.Context, id string) (*KMSKey, error)
+	// Update writes k if its Version still matches and increments it;
+	// otherwise ErrStale.
+	Update(ctx context.Context, k *KMSKey) error
+	// List returns up to limit keys of an account ordered by ID, after the
+	// given ID.
+	List(ctx context.Context, account, afterID string, limit int) ([]*KMSKey, error)
+	// Delete removes a key, its material and its aliases.
+	Delete(ctx context.Context, id string) error
+	// DeletionDue and RotationDue list up to limit key IDs whose deletion
+	// or automatic rotation is due at now.
+	DeletionDue(ctx context.Context, now time.Time, limit int) ([]string, error)
+	RotationDue(ctx context.Context, now time.Time, limit int) ([]string, error)
+	AddMaterial(ctx context.Context, m *KMSMaterial) error
+	Material(ctx context.Context, keyID string, number int64) (*KMSMaterial, error)
+	// InsertAlias stores a new alias (ErrConflict if the name is taken).
+	InsertAlias(ctx context.Context, a *KMSAlias) error
+	// UpdateAlias points an existing alias at another key.
+	UpdateAlias(ctx context.Context, a *KMSAlias) error
+	GetAlias(ctx context.Context, account, name string) (*KMSAlias, error)
+	DeleteAlias(ctx context.Context, account, name string) error
+	// Aliases lists up to limit aliases of an account ordered by name after
+	// the given name, only those of keyID when it is not empty.
+	Aliases(ctx context.Context, account, keyID, afterName string, limit int) ([]*KMSAlias, error)
+}
+
+// Secret is a Secrets Manager secret (its versions are SecretVersion rows).
+type Secret struct {
+	ID                string
+	ARN               string
+	Account           string
+	Name              string
+	Description       string
+	KMSKeyID          string // as the user named it; "" means aws/secretsmanager
+	RotationEnabled   bool
+	RotationLambdaARN string
+	RotationRules     []byte // JSON owned by the domain; nil when never set
+	Rotation          []byte // JSON state of a rotation in progress, owned by the domain; nil when idle
+	RotationDueAt     time.Time
+	NextRotationAt    time.Time
+	LastRotatedAt     time.Time
+	LastChangedAt     time.Time
+	LastAccessedAt    time.Time
+	DeletedAt         time.Time // when DeleteSecret scheduled it
+	PurgeAt           time.Time // when it is removed for good
+	CreatedAt         time.Time
+	ResourcePolicy    string
+	Version           int64 // optimistic concurrency; set by the store
+}
+
+// SecretVersion is one version of a secret's value, encrypted.
+type SecretVersion struct {
+	SecretID       string
+	VersionID      string
+	KMSKeyARN      string
+	DataKey        []byte // the data key encrypted by the KMS key; nil: no value
+	Ciphertext     []byte
+	Binary         bool
+	HasValue       bool // set by the store: DataKey is not nil
+	CreatedAt      time.Time
+	LastAccessedAt time.Time
+	Stages         []string // filled by Versions; ignored by PutVersion
+}
+
+// SecretFilter is one ListSecrets filter: Key is name, description,
+// tag-key, tag-value or all; a secret matches when any value matches
+// (Negate: when none does). Name and description match by
+// case-insensitive prefix, tags by case-sensitive prefix, all by any.
+type SecretFilter struct {
+	Key    string
+	Values []string
+	Negate bool
+}
+
+// SecretQuery selects a page of an account's secrets.
+type SecretQuery struct {
+	Account        string
+	IncludeDeleted bool
+	Filters        []SecretFilter // all must match
+	SortBy         string         // created_at (default), name, last_changed_at, last_accessed_at
+	Desc           bool
+	After          *SecretCursor
+	Limit          int
+}
+
+// SecretCursor positions a listing after a secret.
+type SecretCursor struct {
+	Value any // string for name, time.Time otherwise
+	ID    string
+}
+
+// Secrets stores secrets, versions and staging labels.
+type Secrets interface {
+	// Insert stores a new secret (ErrConflict if the account has one with
+	// that name) and sets its Version to 1.
+	Insert(ctx context.Context, s *Secret) error
+	Get(ctx context.Context, id string) (*Secret, error)
+	GetByARN(ctx context.Context, arn string) (*Secret, error)
+	GetByName(ctx context.Context, account, name string) (*Secret, error)
+	// Update writes s if its Version still matches and increments it;
+	// otherwise ErrStale.
+	Update(ctx context.Context, s *Secret) error
+	// Delete removes a secret with its versions and labels.
+	Delete(ctx context.Context, id string) error
+	Query(ctx context.Context, q SecretQuery) ([]*Secret, error)
+	// RotationDue and PurgeDue list up to limit secret IDs whose rotation
+	// step or purge is due at now.
+	RotationDue(ctx context.Context, now time.Time, limit int) ([]string, error)
+	PurgeDue(ctx context.Context, now time.Time, limit int) ([]string, error)
+
+	// PutVersion inserts a version, or replaces the value of an existing
+	// one that has none.
+	PutVersion(ctx context.Context, v *SecretVersion) error
+	// GetVersion returns a version with its value.
+	GetVersion(ctx context.Context, secretID, versionID string) (*SecretVersion, error)
+	// StagedVersion returns the version that carries a label.
+	StagedVersion(ctx context.Context, secretID, stage string) (*SecretVersion, error)
+	// Versions returns every version with its labels, newest first, without
+	// values.
+	Versions(ctx context.Context, secretID string) ([]*SecretVersion, error)
+	DeleteVersion(ctx context.Context, secretID, versionID string) error
+	// Stages maps each label of a secret to its version.
+	Stages(ctx context.Context, secretID string) (map[string]string, error)
+	// SetStage puts a label on a version, taking it off any other.
+	SetStage(ctx context.Context, secretID, stage, versionID string) error
+	RemoveStage(ctx context.Context, secretID, stage string) error
+	// Touch records that a version was read on day (a date: AWS keeps
+	// access dates to the day).
+	Touch(ctx context.Context, secretID, versionID string, day time.Time) error
+}
+
+// RotationFunction is a webhook registered to rotate secrets.
+type RotationFunction struct {
+	Account      string
+	Name         string
+	ARN          string
+	URL          string
+	CABundle     []byte // PEM of the CAs trusted for URL; nil: the system roots
+	SecretSealed []byte // the signing secret, sealed
+	CreatedAt    time.Time
+}
+
+// RotationFunctions stores rotation functions.
+type RotationFunctions interface {
+	Insert(ctx context.Context, f *RotationFunction) error
+	Get(ctx context.Context, account, name string) (*RotationFunction, error)
+	List(ctx context.Context, account string) ([]*RotationFunction, error)
+	Delete(ctx context.Context, account, name string) error
 }

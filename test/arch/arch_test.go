@@ -46,10 +46,10 @@ func list(t *testing.T) map[string]*pkg {
 }
 
 // Domain packages: business rules only.
-var domain = []string{"internal/ca", "internal/certmgr", "internal/events", "internal/iam", "internal/scheduler"}
+var domain = []string{"internal/ca", "internal/certmgr", "internal/events", "internal/iam", "internal/kms", "internal/scheduler", "internal/secrets"}
 
 // Ports and pure helpers: below the domain.
-var ports = []string{"internal/pki", "internal/keys", "internal/store", "internal/seal", "internal/errs", "internal/clock"}
+var ports = []string{"internal/pki", "internal/keys", "internal/store", "internal/seal", "internal/errs", "internal/clock", "internal/tagging"}
 
 // Implementations of ports, chosen only by the composition root.
 var implementations = []string{"internal/store/sqlstore", "internal/keys/soft", "internal/lint", "internal/objects"}

@@ -64,3 +64,8 @@ func (t ErrorTable) lookup(err error) (code string, status int) {
 	}
 	return code, status
 }
+
+// Lookup returns the wire error code and HTTP status of err in this table
+// (for answers that report several errors inside a success, such as
+// BatchGetSecretValue).
+func (t ErrorTable) Lookup(err error) (code string, status int) { return t.lookup(err) }

@@ -32,7 +32,8 @@ import (
 // dumpTables lists the tables in an order that satisfies foreign keys.
 var dumpTables = []string{"meta", "accounts", "access_keys", "certificate_authorities", "certificates", "tags", "idempotency",
 	"crls", "crl_files", "ca_sequences", "ocsp_responders", "audit_reports",
-	"acm_certificates", "acm_certificate_names", "account_settings", "events"}
+	"acm_certificates", "acm_certificate_names", "account_settings", "events",
+	"kms_keys", "kms_key_materials", "kms_aliases", "secrets", "secret_versions", "secret_stages", "rotation_functions"}
 
 const backupFormat = "sigil-backup"
 
