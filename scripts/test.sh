@@ -21,6 +21,7 @@ FUZZTIME=${FUZZTIME:-5s}
 missing=()
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v curl >/dev/null 2>&1 || missing+=(curl ca-certificates)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
 /usr/bin/aws --version 2>&1 | grep -q '^aws-cli/2' || missing+=(awscli)
 if ((${#missing[@]})); then
   say "installing Debian packages: ${missing[*]}"

@@ -110,7 +110,42 @@ type Service struct {
 	// changes once written, so an entry is never stale (a deleted key is
 	// refused before its material is looked up).
 	aeads sync.Map // materialRef -> cipher.AEAD
+
+	// keys caches key records for decryption for keyCacheTTL. A change made
+	// on this node drops the entry at once; one made on another node is
+	// seen within the TTL (key state changes are eventually consistent on
+	// AWS too). The cache holds metadata, never material.
+	keys sync.Map // key ID -> cachedKey
 }
+
+// keyCacheTTL bounds how long a key's cached state is trusted.
+const keyCacheTTL = time.Second
+
+type cachedKey struct {
+	key *store.KMSKey
+	at  time.Time
+}
+
+// cachedKeyGet returns a key record, from the cache when it is fresh and
+// knows material generation need (0: any).
+func (s *Service) cachedKeyGet(ctx context.Context, tx store.Tx, id string, need int64) (*store.KMSKey, error) {
+	now := s.clock.Now()
+	if v, ok := s.keys.Load(id); ok {
+		c := v.(cachedKey)
+		if age := now.Sub(c.at); age >= 0 && age < keyCacheTTL && need <= c.key.CurrentMaterial {
+			return c.key, nil
+		}
+	}
+	k, err := tx.KMSKeys().Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.keys.Store(id, cachedKey{key: k, at: now})
+	return k, nil
+}
+
+// forget drops a key from the cache after a change on this node.
+func (s *Service) forget(id string) { s.keys.Delete(id) }
 
 type materialRef struct {
 	key    string
@@ -461,6 +496,11 @@ func blobKeyID(blob []byte) (string, error) {
 		return "", invalidCiphertext()
 	}
 	return id, nil
+}
+
+// blobMaterial returns the material generation a blob names.
+func blobMaterial(blob []byte) int64 {
+	return int64(binary.BigEndian.Uint32(blob[1+idLen : headerLen]))
 }
 
 func (s *Service) open(ctx context.Context, tx store.Tx, k *store.KMSKey, blob []byte, ec map[string]string) ([]byte, error) {

@@ -90,6 +90,12 @@ func (s *Service) withKey(ctx context.Context, p iam.Principal, action, keyID st
 	if write {
 		run = s.store.Update
 	}
+	var changed string
+	defer func() {
+		if changed != "" {
+			s.forget(changed)
+		}
+	}()
 	return run(ctx, func(tx store.Tx) error {
 		k, err := s.resolve(ctx, tx, p, keyID, write)
 		if err != nil {
@@ -97,6 +103,9 @@ func (s *Service) withKey(ctx context.Context, p iam.Principal, action, keyID st
 		}
 		if err := s.authz.Authorize(ctx, p, action, k.ARN); err != nil {
 			return err
+		}
+		if write {
+			changed = k.ID
 		}
 		return fn(tx, k)
 	})
@@ -349,7 +358,7 @@ func (s *Service) DecryptTx(ctx context.Context, tx store.Tx, p iam.Principal, b
 	if err != nil {
 		return nil, "", err
 	}
-	k, err := tx.KMSKeys().Get(ctx, id)
+	k, err := s.cachedKeyGet(ctx, tx, id, blobMaterial(blob))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, "", invalidCiphertext()
 	} else if err != nil {
@@ -729,6 +738,7 @@ func (s *Service) RotateDue(ctx context.Context, fence Fence) (int, error) {
 			}
 			return s.rotate(ctx, tx, k, now, true)
 		})
+		s.forget(id)
 		if err != nil {
 			return n, err
 		}
@@ -769,6 +779,7 @@ func (s *Service) DeleteDue(ctx context.Context, fence Fence) (int, error) {
 			s.log.Info("deleted KMS key", "key", k.ARN)
 			return tx.KMSKeys().Delete(ctx, id)
 		})
+		s.forget(id)
 		if err != nil {
 			return n, err
 		}

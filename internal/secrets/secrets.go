@@ -17,6 +17,8 @@ import (
 	"math/big"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sigilhq/sigil/internal/clock"
@@ -106,7 +108,30 @@ type Service struct {
 	certs     *certRotator
 	allowHTTP bool
 	retryBase time.Duration
+
+	// reads caches, per (secret, version ID, label), which version a read
+	// resolves to, with its encrypted value and labels, valid while the
+	// secret's row version is unchanged (every change of labels or values
+	// bumps it). A read then costs one indexed lookup of the secret; the
+	// value is still decrypted through KMS each time. Nothing in it is
+	// plaintext.
+	reads     sync.Map // readKey -> *cachedRead
+	readCount atomic.Int64
+	// touched remembers which versions this node marked read today.
+	touched    sync.Map // readKey{secret, version, ""} -> time.Time
+	touchCount atomic.Int64
 }
+
+type readKey struct{ secretID, versionID, stage string }
+
+type cachedRead struct {
+	rowVersion int64
+	version    *store.SecretVersion
+	labels     []string
+}
+
+// maxCachedReads bounds the read cache; past it the cache starts over.
+const maxCachedReads = 100000
 
 // New returns a Secrets Manager service. invoker calls webhook rotation
 // functions; certs (may be nil) is the built-in certificate rotator's
@@ -181,8 +206,21 @@ func checkSecretID(id string) error {
 // find resolves a SecretId (a name in the caller's account, a full ARN, or
 // a partial ARN without the random suffix) to a secret.
 func (s *Service) find(ctx context.Context, tx store.Tx, p iam.Principal, id string) (*store.Secret, error) {
+	return s.lookup(ctx, tx, p, id, false)
+}
+
+// lookup is find; with head it reads only the secret's identity, deletion
+// and row version (see store.Secrets.Head).
+func (s *Service) lookup(ctx context.Context, tx store.Tx, p iam.Principal, id string, head bool) (*store.Secret, error) {
 	if err := checkSecretID(id); err != nil {
 		return nil, err
+	}
+	byARN, byName := tx.Secrets().GetByARN, tx.Secrets().GetByName
+	if head {
+		byARN = func(ctx context.Context, arn string) (*store.Secret, error) { return tx.Secrets().Head(ctx, arn, "", "") }
+		byName = func(ctx context.Context, account, name string) (*store.Secret, error) {
+			return tx.Secrets().Head(ctx, "", account, name)
+		}
 	}
 	var sec *store.Secret
 	var err error
@@ -190,14 +228,14 @@ func (s *Service) find(ctx context.Context, tx store.Tx, p iam.Principal, id str
 		if m[1] != s.region {
 			return nil, notFound()
 		}
-		sec, err = tx.Secrets().GetByARN(ctx, id)
+		sec, err = byARN(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
-			sec, err = tx.Secrets().GetByName(ctx, m[2], m[3])
+			sec, err = byName(ctx, m[2], m[3])
 		}
 	} else if strings.HasPrefix(id, "arn:") {
 		return nil, notFound()
 	} else {
-		sec, err = tx.Secrets().GetByName(ctx, p.Account, id)
+		sec, err = byName(ctx, p.Account, id)
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, notFound()

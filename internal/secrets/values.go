@@ -304,32 +304,104 @@ func (s *Service) Get(ctx context.Context, p iam.Principal, secretID, versionID,
 	}
 	var out *SecretValue
 	var touch *store.SecretVersion
-	err := s.store.View(ctx, func(tx store.Tx) error {
-		sec, err := s.access(ctx, tx, p, "secretsmanager:GetSecretValue", secretID)
+	// The hot path: the secret's row (one indexed statement) and a cached
+	// resolution of which version to read, still current when the row
+	// version has not moved; no transaction is needed for one statement.
+	miss := false
+	err := s.store.Read(ctx, func(tx store.Tx) error {
+		sec, err := s.lookup(ctx, tx, p, secretID, true)
 		if err != nil {
+			return err
+		}
+		if err := s.authz.Authorize(ctx, p, "secretsmanager:GetSecretValue", sec.ARN); err != nil {
 			return err
 		}
 		if err := notDeleted(sec); err != nil {
 			return err
 		}
-		out, touch, err = s.read(ctx, tx, p, sec, versionID, stage)
+		c, ok := s.reads.Load(readKey{sec.ID, versionID, stage})
+		if !ok || c.(*cachedRead).rowVersion != sec.Version {
+			miss = true
+			return nil
+		}
+		out, touch, err = s.decryptRead(ctx, tx, p, sec, c.(*cachedRead).version, c.(*cachedRead).labels)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if today := day(s.clock.Now()); !touch.LastAccessedAt.Equal(today) {
-		// Access dates are kept to the day: one write per version per day.
-		if err := s.store.Update(ctx, func(tx store.Tx) error {
-			return tx.Secrets().Touch(ctx, touch.SecretID, touch.VersionID, today)
-		}); err != nil {
-			s.log.Warn("could not record a secret access", "secret", out.ARN, "err", err)
+	if miss {
+		err = s.store.View(ctx, func(tx store.Tx) error {
+			sec, err := s.access(ctx, tx, p, "secretsmanager:GetSecretValue", secretID)
+			if err != nil {
+				return err
+			}
+			if err := notDeleted(sec); err != nil {
+				return err
+			}
+			out, touch, err = s.read(ctx, tx, p, sec, versionID, stage)
+			return err
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	today := day(s.clock.Now())
+	tk := readKey{touch.SecretID, touch.VersionID, ""}
+	if last, ok := s.touched.Load(tk); (ok && last.(time.Time).Equal(today)) || touch.LastAccessedAt.Equal(today) {
+		return out, nil
+	}
+	// Access dates are kept to the day: one write per version per day.
+	if err := s.store.Update(ctx, func(tx store.Tx) error {
+		return tx.Secrets().Touch(ctx, touch.SecretID, touch.VersionID, today)
+	}); err != nil {
+		s.log.Warn("could not record a secret access", "secret", out.ARN, "err", err)
+	} else {
+		if s.touchCount.Add(1) > maxCachedReads {
+			s.touched.Clear()
+			s.touchCount.Store(0)
 		}
+		s.touched.Store(tk, today)
 	}
 	return out, nil
 }
 
 func (s *Service) read(ctx context.Context, tx store.Tx, p iam.Principal, sec *store.Secret, versionID, stage string) (*SecretValue, *store.SecretVersion, error) {
+	key := readKey{sec.ID, versionID, stage}
+	if c, ok := s.reads.Load(key); ok && c.(*cachedRead).rowVersion == sec.Version {
+		cr := c.(*cachedRead)
+		return s.decryptRead(ctx, tx, p, sec, cr.version, cr.labels)
+	}
+	v, labels, err := s.resolveRead(ctx, tx, sec, versionID, stage)
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.readCount.Add(1) > maxCachedReads {
+		s.reads.Clear()
+		s.readCount.Store(0)
+	}
+	s.reads.Store(key, &cachedRead{rowVersion: sec.Version, version: v, labels: labels})
+	return s.decryptRead(ctx, tx, p, sec, v, labels)
+}
+
+func (s *Service) decryptRead(ctx context.Context, tx store.Tx, p iam.Principal, sec *store.Secret, v *store.SecretVersion, labels []string) (*SecretValue, *store.SecretVersion, error) {
+	pt, err := s.openValue(ctx, tx, p, sec, v)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := &SecretValue{ARN: sec.ARN, Name: sec.Name, VersionID: v.VersionID, Stages: labels, CreatedAt: v.CreatedAt}
+	if v.Binary {
+		out.Value.Binary = pt
+	} else {
+		str := string(pt)
+		clear(pt)
+		out.Value.String = &str
+	}
+	return out, v, nil
+}
+
+// resolveRead finds the version a read names and its labels.
+func (s *Service) resolveRead(ctx context.Context, tx store.Tx, sec *store.Secret, versionID, stage string) (*store.SecretVersion, []string, error) {
 	var v *store.SecretVersion
 	var err error
 	switch {
@@ -361,19 +433,7 @@ func (s *Service) read(ctx context.Context, tx store.Tx, p iam.Principal, sec *s
 	if versionID != "" && stage != "" && cur[stage] != versionID {
 		return nil, nil, errs.New(errs.NotFound, "Secrets Manager can't find the specified secret value for VersionId: %s and staging label: %s", versionID, stage)
 	}
-	pt, err := s.openValue(ctx, tx, p, sec, v)
-	if err != nil {
-		return nil, nil, err
-	}
-	out := &SecretValue{ARN: sec.ARN, Name: sec.Name, VersionID: v.VersionID, Stages: labels, CreatedAt: v.CreatedAt}
-	if v.Binary {
-		out.Value.Binary = pt
-	} else {
-		str := string(pt)
-		clear(pt)
-		out.Value.String = &str
-	}
-	return out, v, nil
+	return v, labels, nil
 }
 
 // BatchError is one secret BatchGetSecretValue could not read.

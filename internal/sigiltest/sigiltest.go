@@ -68,7 +68,12 @@ func StartConfig(t testing.TB, cfg config.Config) *Env {
 	t.Helper()
 	logs := &bytes.Buffer{}
 	mu := &sync.Mutex{}
-	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs, mu: mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	level := slog.LevelDebug
+	if cfg.Log.Level != "" && cfg.Log.Level != "debug" {
+		// Benchmarks log as production does.
+		level.UnmarshalText([]byte(cfg.Log.Level))
+	}
+	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs, mu: mu}, &slog.HandlerOptions{Level: level}))
 	srv, err := server.New(context.Background(), cfg, server.Options{Logger: log})
 	if err != nil {
 		t.Fatalf("start sigil: %v", err)

@@ -36,6 +36,11 @@ type Store interface {
 	Update(ctx context.Context, fn func(Tx) error) error
 	// View runs fn in a read-only transaction with a consistent snapshot.
 	View(ctx context.Context, fn func(Tx) error) error
+	// Read runs fn without a transaction: each statement reads the latest
+	// committed data on its own, with no snapshot across statements. It is
+	// for hot paths that need a single statement (or validate what they
+	// read, as a version check does); fn MUST NOT write.
+	Read(ctx context.Context, fn func(Tx) error) error
 	// Ping reports whether the database is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
@@ -652,6 +657,10 @@ type Secrets interface {
 	Get(ctx context.Context, id string) (*Secret, error)
 	GetByARN(ctx context.Context, arn string) (*Secret, error)
 	GetByName(ctx context.Context, account, name string) (*Secret, error)
+	// Head finds a secret by ARN (when arn is set) or by account and name,
+	// and returns only its ID, ARN, Account, Name, DeletedAt and Version:
+	// the narrow read of the GetSecretValue hot path.
+	Head(ctx context.Context, arn, account, name string) (*Secret, error)
 	// Update writes s if its Version still matches and increments it;
 	// otherwise ErrStale.
 	Update(ctx context.Context, s *Secret) error

@@ -90,3 +90,17 @@ func TestAWSCLIACM(t *testing.T) {
 	}
 	t.Logf("%s", out)
 }
+
+func TestAWSCLISecretsManagerAndKMS(t *testing.T) {
+	sigiltest.Require(t, "openssl", "openssl")
+	sigiltest.Require(t, "python3", "python3")
+	cli := sigiltest.AWSCLIv2(t)
+	env := sigiltest.Start(t)
+	script := filepath.Join(sigiltest.ModuleRoot(), "scripts", "aws-cli-secrets.sh")
+	cmd := exec.Command("bash", script, t.TempDir())
+	cmd.Env = append(os.Environ(), "ENDPOINT="+env.URL, "AWS_BIN="+cli, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "secrets OK") {
+		t.Fatalf("Secrets Manager script failed: %v\n%s", err, out)
+	}
+}

@@ -310,7 +310,28 @@ var (
 	qSecretTouchSecret = register(`UPDATE secrets SET last_accessed_at = ? WHERE id = ?`)
 )
 
+var (
+	qSecretHeadByARN  = register(`SELECT id, arn, account_id, name, deleted_at, version FROM secrets WHERE arn = ?`)
+	qSecretHeadByName = register(`SELECT id, arn, account_id, name, deleted_at, version FROM secrets WHERE account_id = ? AND name = ?`)
+)
+
 type secretRepo struct{ t *tx }
+
+func (r secretRepo) Head(ctx context.Context, arn, account, name string) (*store.Secret, error) {
+	var row *sql.Row
+	if arn != "" {
+		row = r.t.queryRow(ctx, qSecretHeadByARN, arn)
+	} else {
+		row = r.t.queryRow(ctx, qSecretHeadByName, account, name)
+	}
+	var s store.Secret
+	var deleted sql.NullInt64
+	if err := row.Scan(&s.ID, &s.ARN, &s.Account, &s.Name, &deleted, &s.Version); err != nil {
+		return nil, r.t.s.classify(err, "get secret")
+	}
+	s.DeletedAt = fromTm(deleted)
+	return &s, nil
+}
 
 func (t *tx) Secrets() store.Secrets { return secretRepo{t} }
 

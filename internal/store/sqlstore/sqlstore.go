@@ -226,6 +226,11 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 	return s.runOnce(ctx, s.reader, nil, fn)
 }
 
+// Read runs fn on the read pool without a transaction.
+func (s *Store) Read(ctx context.Context, fn func(store.Tx) error) error {
+	return fn(&tx{s: s, db: s.reader})
+}
+
 // Engine names the database engine ("sqlite" or "postgres").
 func (s *Store) Engine() string { return s.dialect.name() }
 
@@ -286,6 +291,9 @@ func (s *Store) prepare(ctx context.Context) error {
 // a query that was not registered (it then runs unprepared).
 func (t *tx) stmt(ctx context.Context, query string) *sql.Stmt {
 	if v, ok := t.s.stmts.Load(stmtKey{t.db, query}); ok {
+		if t.tx == nil {
+			return v.(*sql.Stmt)
+		}
 		return t.tx.StmtContext(ctx, v.(*sql.Stmt))
 	}
 	return nil
@@ -316,7 +324,23 @@ func (s *Store) classify(err error, what string) error {
 	return errs.Wrap(err, what)
 }
 
-// tx implements store.Tx over one *sql.Tx.
+// querier is what *sql.Tx and *sql.DB share.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// conn returns the transaction, or the pool for Read.
+func (t *tx) conn() querier {
+	if t.tx == nil {
+		return t.db
+	}
+	return t.tx
+}
+
+// tx implements store.Tx over one *sql.Tx (or, for Read, no transaction:
+// tx is nil and statements run on the pool db).
 type tx struct {
 	s  *Store
 	db *sql.DB // the pool the transaction came from
@@ -329,7 +353,7 @@ func (t *tx) exec(ctx context.Context, what, query string, args ...any) (sql.Res
 	if st := t.stmt(ctx, query); st != nil {
 		res, err = st.ExecContext(ctx, args...)
 	} else {
-		res, err = t.tx.ExecContext(ctx, t.s.q(query), args...)
+		res, err = t.conn().ExecContext(ctx, t.s.q(query), args...)
 	}
 	if err != nil {
 		return nil, t.s.classify(err, what)
@@ -341,7 +365,7 @@ func (t *tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	if st := t.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
-	return t.tx.QueryRowContext(ctx, t.s.q(query), args...)
+	return t.conn().QueryRowContext(ctx, t.s.q(query), args...)
 }
 
 func (t *tx) query(ctx context.Context, what, query string, args ...any) (*sql.Rows, error) {
@@ -350,7 +374,7 @@ func (t *tx) query(ctx context.Context, what, query string, args ...any) (*sql.R
 	if st := t.stmt(ctx, query); st != nil {
 		rows, err = st.QueryContext(ctx, args...)
 	} else {
-		rows, err = t.tx.QueryContext(ctx, t.s.q(query), args...)
+		rows, err = t.conn().QueryContext(ctx, t.s.q(query), args...)
 	}
 	if err != nil {
 		return nil, t.s.classify(err, what)
