@@ -28,7 +28,7 @@ func TestScheduleNext(t *testing.T) {
 		{RotationRules{ScheduleExpression: "cron(0 16 * * ? *)"}, "2026-11-22T16:00:00Z"},
 		{RotationRules{ScheduleExpression: "cron(0 8,20 1 * ? *)"}, "2026-12-01T08:00:00Z"},
 		{RotationRules{ScheduleExpression: "cron(0 0 L * ? *)"}, "2026-11-30T00:00:00Z"},
-		{RotationRules{ScheduleExpression: "cron(0 1 ? * 6#2 *)"}, "2026-12-11T01:00:00Z"}, // second Friday
+		{RotationRules{ScheduleExpression: "cron(0 1 ? * 6#2 *)"}, "2026-12-11T01:00:00Z"},      // second Friday
 		{RotationRules{ScheduleExpression: "cron(0 2 ? JAN-MAR 2L *)"}, "2027-01-25T02:00:00Z"}, // last Monday of January
 		{RotationRules{ScheduleExpression: "cron(0 */6 ? * SUN,SAT *)"}, "2026-11-22T18:00:00Z"},
 	}

@@ -217,7 +217,9 @@ func (s *Service) lookup(ctx context.Context, tx store.Tx, p iam.Principal, id s
 	}
 	byARN, byName := tx.Secrets().GetByARN, tx.Secrets().GetByName
 	if head {
-		byARN = func(ctx context.Context, arn string) (*store.Secret, error) { return tx.Secrets().Head(ctx, arn, "", "") }
+		byARN = func(ctx context.Context, arn string) (*store.Secret, error) {
+			return tx.Secrets().Head(ctx, arn, "", "")
+		}
 		byName = func(ctx context.Context, account, name string) (*store.Secret, error) {
 			return tx.Secrets().Head(ctx, "", account, name)
 		}
