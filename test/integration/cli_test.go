@@ -104,3 +104,35 @@ func TestAWSCLISecretsManagerAndKMS(t *testing.T) {
 		t.Fatalf("Secrets Manager script failed: %v\n%s", err, out)
 	}
 }
+
+// TestFunctionCommand registers, lists and removes a rotation function with
+// `sigil function`, configured like the AWS CLI.
+func TestFunctionCommand(t *testing.T) {
+	env := sigiltest.Start(t)
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(sigiltest.Binary(t), append([]string{"function"}, args...)...)
+		cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+env.URL, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=us-east-1")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("create", "db-rotator", "--url", "https://rotator.example/rotate")
+	if err != nil || !strings.Contains(out, `"FunctionArn": "arn:aws:lambda:us-east-1:000000000000:function:db-rotator"`) || !strings.Contains(out, "SigningSecret") {
+		t.Fatalf("create: %v\n%s", err, out)
+	}
+	if out, err := run("create", "db-rotator", "--url", "https://rotator.example/rotate"); err == nil || !strings.Contains(out, "ResourceExistsException") {
+		t.Fatalf("duplicate: %v\n%s", err, out)
+	}
+	if out, err := run("create", "bad", "--url", "ftp://x"); err == nil || !strings.Contains(out, "InvalidParameterException") {
+		t.Fatalf("bad URL: %v\n%s", err, out)
+	}
+	out, err = run("list")
+	if err != nil || !strings.Contains(out, "db-rotator") || strings.Contains(out, "SigningSecret") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	if out, err := run("delete", "db-rotator"); err != nil {
+		t.Fatalf("delete: %v\n%s", err, out)
+	}
+	if out, _ := run("list"); strings.Contains(out, "db-rotator") {
+		t.Fatalf("still listed:\n%s", out)
+	}
+}
