@@ -360,12 +360,12 @@ func acmKeyAlgorithm(cfg map[string]any) (string, error) {
 	case pki.RSA2048, pki.ECP256, pki.ECP384:
 		return string(a), nil
 	}
-	return "", fmt.Errorf("Certificate Manager requests only RSA_2048, EC_prime256v1 or EC_secp384r1 keys, not %s", a)
+	return "", fmt.Errorf("the key for a Certificate Manager request must be RSA_2048, EC_prime256v1 or EC_secp384r1 keys, not %s", a)
 }
 
 func (r *certRotator) fromACM(ctx context.Context, p iam.Principal, cfg map[string]any) error {
 	if r.deps.ACM == nil {
-		return errors.New("Certificate Manager is not available")
+		return errors.New("no Certificate Manager is available")
 	}
 	arn := str(cfg, outARN)
 	if arn != "" && !strings.HasPrefix(arn, "arn:aws:acm:") {
