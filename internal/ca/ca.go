@@ -108,7 +108,7 @@ type Tag struct {
 
 // Authorizer decides whether a principal may act on a resource.
 type Authorizer interface {
-	Authorize(ctx context.Context, p iam.Principal, action, resource string) error
+	Authorize(ctx context.Context, p iam.Principal, r iam.Request) error
 }
 
 // Linter checks a to-be-signed certificate (issuer nil: self-signed).

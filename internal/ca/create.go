@@ -116,7 +116,7 @@ func fingerprint(v any) []byte {
 // Create makes a new CA: it generates the key pair and the CSR, and stores
 // the CA in PENDING_CERTIFICATE. It returns the CA's ARN.
 func (s *Service) Create(ctx context.Context, p iam.Principal, in CreateInput) (string, error) {
-	if err := s.authz.Authorize(ctx, p, "acm-pca:CreateCertificateAuthority", "*"); err != nil {
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "acm-pca:CreateCertificateAuthority", Resource: "*"}); err != nil {
 		return "", err
 	}
 	if err := in.validate(); err != nil {

@@ -59,6 +59,10 @@ func (s *Service) Issue(ctx context.Context, p iam.Principal, in IssueInput) (st
 // a certificate; the certificate is discarded unseen.
 var errCAChanged = errors.New("certificate authority changed during issuance")
 
+// DefaultTemplateARN is the template IssueCertificate uses when none is
+// named, and the acm-pca:TemplateArn condition key's value then.
+const DefaultTemplateARN = "arn:aws:acm-pca:::template/EndEntityCertificate/V1"
+
 // issueRequest is an issuance request whose input has been checked.
 type issueRequest struct {
 	in   IssueInput
@@ -74,7 +78,12 @@ func (s *Service) prepareIssue(ctx context.Context, p iam.Principal, in IssueInp
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authz.Authorize(ctx, p, "acm-pca:IssueCertificate", in.CAARN); err != nil {
+	template := in.TemplateARN
+	if template == "" {
+		template = DefaultTemplateARN
+	}
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "acm-pca:IssueCertificate", Resource: in.CAARN,
+		Context: map[string][]string{"acm-pca:TemplateArn": {template}}}); err != nil {
 		return nil, err
 	}
 	if in.SigningAlgorithm == "" {
@@ -359,7 +368,7 @@ func (s *Service) GetCertificate(ctx context.Context, p iam.Principal, caARN, ce
 	if owner != caARN {
 		return nil, nil, invalidArn("The certificate %s was not issued by %s.", certARNStr, caARN)
 	}
-	if err := s.authz.Authorize(ctx, p, "acm-pca:GetCertificate", caARN); err != nil {
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "acm-pca:GetCertificate", Resource: caARN}); err != nil {
 		return nil, nil, err
 	}
 	var rec *store.CA

@@ -27,7 +27,7 @@ func (s *Service) get(ctx context.Context, p iam.Principal, action, arn string) 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authz.Authorize(ctx, p, action, arn); err != nil {
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: action, Resource: arn}); err != nil {
 		return nil, err
 	}
 	var rec *store.CA
@@ -88,7 +88,7 @@ const maxListPage = 100
 
 // List returns the caller's CAs, oldest first.
 func (s *Service) List(ctx context.Context, p iam.Principal, in ListInput) (*ListOutput, error) {
-	if err := s.authz.Authorize(ctx, p, "acm-pca:ListCertificateAuthorities", "*"); err != nil {
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "acm-pca:ListCertificateAuthorities", Resource: "*"}); err != nil {
 		return nil, err
 	}
 	if in.MaxResults != 0 && (in.MaxResults < 1 || in.MaxResults > 1000) {
@@ -158,7 +158,7 @@ func (s *Service) Update(ctx context.Context, p iam.Principal, in UpdateInput) e
 	if err != nil {
 		return err
 	}
-	if err := s.authz.Authorize(ctx, p, "acm-pca:UpdateCertificateAuthority", in.ARN); err != nil {
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "acm-pca:UpdateCertificateAuthority", Resource: in.ARN}); err != nil {
 		return err
 	}
 	switch in.Status {
@@ -218,7 +218,7 @@ func (s *Service) Delete(ctx context.Context, p iam.Principal, arn string, days 
 	if err != nil {
 		return err
 	}
-	if err := s.authz.Authorize(ctx, p, "acm-pca:DeleteCertificateAuthority", arn); err != nil {
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "acm-pca:DeleteCertificateAuthority", Resource: arn}); err != nil {
 		return err
 	}
 	window := DefaultDeletionDays
@@ -256,7 +256,7 @@ func (s *Service) Restore(ctx context.Context, p iam.Principal, arn string) erro
 	if err != nil {
 		return err
 	}
-	if err := s.authz.Authorize(ctx, p, "acm-pca:RestoreCertificateAuthority", arn); err != nil {
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "acm-pca:RestoreCertificateAuthority", Resource: arn}); err != nil {
 		return err
 	}
 	return s.mutate(ctx, id, arn, func(rec *store.CA, now time.Time) error {

@@ -15,7 +15,7 @@ import (
 
 type allowAll struct{}
 
-func (allowAll) Authorize(context.Context, iam.Principal, string, string) error { return nil }
+func (allowAll) Authorize(context.Context, iam.Principal, iam.Request) error { return nil }
 
 // benchCerts is how many certificates the listing benchmarks hold.
 const benchCerts = 100_000

@@ -86,7 +86,7 @@ type Sealer interface {
 
 // Authorizer decides whether a principal may act on a resource.
 type Authorizer interface {
-	Authorize(ctx context.Context, p iam.Principal, action, resource string) error
+	Authorize(ctx context.Context, p iam.Principal, r iam.Request) error
 }
 
 // Options configure a Service.
@@ -160,7 +160,7 @@ func (s *Service) authorizeARN(ctx context.Context, p iam.Principal, action, arn
 	if err != nil {
 		return "", err
 	}
-	if err := s.authz.Authorize(ctx, p, action, arn); err != nil {
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: action, Resource: arn}); err != nil {
 		return "", err
 	}
 	return id, nil

@@ -147,7 +147,7 @@ func (s *Service) Import(ctx context.Context, p iam.Principal, in ImportInput) (
 		if len(in.Tags) > 0 {
 			return "", invalidParameter("Tags cannot be set when re-importing a certificate; use AddTagsToCertificate.")
 		}
-	} else if err := s.authz.Authorize(ctx, p, "acm:ImportCertificate", "*"); err != nil {
+	} else if err := s.authz.Authorize(ctx, p, iam.Request{Action: "acm:ImportCertificate", Resource: "*"}); err != nil {
 		return "", err
 	}
 	if err := validateTags(in.Tags); err != nil {

@@ -148,7 +148,7 @@ func sortValue(c *store.ACMCertificate, field string) any {
 
 // List lists the caller's certificates as ListCertificates does.
 func (s *Service) List(ctx context.Context, p iam.Principal, in ListInput) (*Page, error) {
-	if err := s.authz.Authorize(ctx, p, "acm:ListCertificates", "*"); err != nil {
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "acm:ListCertificates", Resource: "*"}); err != nil {
 		return nil, err
 	}
 	if in.MaxItems == 0 {

@@ -159,7 +159,17 @@ func (s *Service) Request(ctx context.Context, p iam.Principal, in RequestInput)
 	if err != nil {
 		return "", err
 	}
-	if err := s.authz.Authorize(ctx, p, "acm:RequestCertificate", "*"); err != nil {
+	// Policies may restrict names and keys, e.g. team A to *.a.example and
+	// no wildcards: acm:DomainNames holds every requested name.
+	keyAlg := in.KeyAlgorithm
+	if keyAlg == "" {
+		keyAlg = "RSA_2048"
+	}
+	cond := map[string][]string{"acm:DomainNames": names, "acm:KeyAlgorithm": {keyAlg}}
+	if in.CAARN != "" {
+		cond["acm:CertificateAuthority"] = []string{in.CAARN}
+	}
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "acm:RequestCertificate", Resource: "*", Context: cond}); err != nil {
 		return "", err
 	}
 	now := s.clock.Now()

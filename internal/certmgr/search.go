@@ -227,7 +227,7 @@ func matchFilter(m *Match) (*store.CertFilter, error) {
 // Search finds the caller's certificates that match a filter statement,
 // sorted and paged; each result also carries its parsed X.509 certificate.
 func (s *Service) Search(ctx context.Context, p iam.Principal, in SearchInput) (*Page, error) {
-	if err := s.authz.Authorize(ctx, p, "acm:SearchCertificates", "*"); err != nil {
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "acm:SearchCertificates", Resource: "*"}); err != nil {
 		return nil, err
 	}
 	if in.MaxResults == 0 {

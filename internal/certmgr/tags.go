@@ -216,7 +216,7 @@ type AccountConfiguration struct {
 
 // GetAccountConfiguration returns the caller's account configuration.
 func (s *Service) GetAccountConfiguration(ctx context.Context, p iam.Principal) (*AccountConfiguration, error) {
-	if err := s.authz.Authorize(ctx, p, "acm:GetAccountConfiguration", "*"); err != nil {
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "acm:GetAccountConfiguration", Resource: "*"}); err != nil {
 		return nil, err
 	}
 	days, err := s.daysBeforeExpiry(ctx, p.Account)
@@ -236,7 +236,7 @@ func (s *Service) PutAccountConfiguration(ctx context.Context, p iam.Principal, 
 	if !tokenRE.MatchString(token) {
 		return validation("idempotencyToken", token, `Member must satisfy regular expression pattern: \w+ (1 to 32 characters)`)
 	}
-	if err := s.authz.Authorize(ctx, p, "acm:PutAccountConfiguration", "*"); err != nil {
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "acm:PutAccountConfiguration", Resource: "*"}); err != nil {
 		return err
 	}
 	if days == nil {

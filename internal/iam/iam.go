@@ -1,24 +1,24 @@
-// Package iam knows who is calling and what they may do: accounts,
-// principals and their access keys, and the authorization decision every
-// domain service asks for before acting.
-//
-// This first version has one kind of principal, an account administrator,
-// who may do anything to the resources of its own account. Policies, roles
-// and cross-account access extend Authorize without changing its callers.
+// Package iam knows who is calling and what they may do: accounts, users,
+// roles and their sessions, access keys, managed policies, and the
+// authorization decision every domain service asks for before acting,
+// evaluated with IAM's rules (see Authorize) over the policy language of
+// package iam/policy.
 package iam
 
 import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
+	"log/slog"
 	"math/big"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sigilhq/sigil/internal/clock"
 	"github.com/sigilhq/sigil/internal/errs"
+	"github.com/sigilhq/sigil/internal/iam/policy"
 	"github.com/sigilhq/sigil/internal/seal"
 	"github.com/sigilhq/sigil/internal/store"
 )
@@ -26,15 +26,42 @@ import (
 // Principal is an authenticated caller.
 type Principal struct {
 	Account     string // 12-digit account ID
-	ARN         string // e.g. arn:aws:iam::123456789012:user/admin
+	ARN         string // e.g. arn:aws:iam::123456789012:user/admin, arn:aws:sts::A:assumed-role/ROLE/SESSION
 	AccessKeyID string
-	Admin       bool // administrator of Account
+	// Admin marks the in-memory development identity, which may do
+	// anything in its own account without attached policies.
+	Admin bool
+
+	Type     string // PrincipalUser, PrincipalAssumedRole, PrincipalService
+	UserName string // for users: the user's name
+	ID       string // unique ID: AIDA... for users, AROA...:SESSION for sessions
+	// For role sessions: the role's ARN, the session's name, and when its
+	// credentials expire.
+	RoleARN     string
+	SessionName string
+	Expires     time.Time
+	// Tags are the principal's tags (a session's: its role's tags with the
+	// session tags over them), for aws:PrincipalTag conditions.
+	Tags map[string]string
+	// Service is the service principal acting (e.g. "acm.amazonaws.com")
+	// when Sigil acts on an account's behalf, as ACM does to renew.
+	Service string
 }
+
+// Principal types.
+const (
+	PrincipalUser        = "IAMUser"
+	PrincipalAssumedRole = "AssumedRole"
+	PrincipalService     = "AWSService"
+)
 
 // Credential is what request authentication needs for one access key.
 type Credential struct {
 	Secret    []byte
 	Principal Principal
+	// SessionTokenHash is set for temporary credentials: the SHA-256 of
+	// the session token every request signed with them must carry.
+	SessionTokenHash []byte
 }
 
 // KeyActive is the status of a usable access key.
@@ -51,15 +78,21 @@ const (
 // the store (so a deactivated key stops working within this delay).
 const keyCacheTTL = 30 * time.Second
 
-// Service manages identities.
+// Service manages identities and decides authorization.
 type Service struct {
 	store  store.Store
 	sealer seal.Sealer
 	clock  clock.Clock
+	region string
+	log    *slog.Logger
 
 	mu     sync.RWMutex
 	static map[string]*Credential // in-memory keys (dev mode); never persisted
 	cache  map[string]cachedKey
+
+	docs       docCache
+	policies   sync.Map // principal or role ARN -> identityPolicies
+	generation atomic.Int64
 }
 
 type cachedKey struct {
@@ -67,9 +100,26 @@ type cachedKey struct {
 	expires time.Time
 }
 
+// Options configure a Service.
+type Options struct {
+	Region string // default us-east-1
+	Logger *slog.Logger
+}
+
 // New returns an identity service.
-func New(st store.Store, sealer seal.Sealer, clk clock.Clock) *Service {
-	return &Service{store: st, sealer: sealer, clock: clk, static: map[string]*Credential{}, cache: map[string]cachedKey{}}
+func New(st store.Store, sealer seal.Sealer, clk clock.Clock, opts ...Options) *Service {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.Region == "" {
+		o.Region = "us-east-1"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{store: st, sealer: sealer, clock: clk, region: o.Region, log: o.Logger,
+		static: map[string]*Credential{}, cache: map[string]cachedKey{}, docs: docCache{m: map[string]*policy.Policy{}}}
 }
 
 // AddStaticKey registers an in-memory access key (used for the dev
@@ -97,51 +147,6 @@ func (s *Service) EnsureAccount(ctx context.Context, id, name string) error {
 		return nil
 	}
 	return err
-}
-
-// LookupAccessKey returns the credential for an access key ID. It returns an
-// Unauthenticated error when the key is unknown or inactive.
-func (s *Service) LookupAccessKey(ctx context.Context, id string) (*Credential, error) {
-	now := s.clock.Now()
-	s.mu.RLock()
-	if c, ok := s.static[id]; ok {
-		s.mu.RUnlock()
-		return c, nil
-	}
-	if c, ok := s.cache[id]; ok && now.Before(c.expires) {
-		s.mu.RUnlock()
-		return c.cred, nil
-	}
-	s.mu.RUnlock()
-
-	var k *store.AccessKey
-	err := s.store.View(ctx, func(tx store.Tx) (err error) {
-		k, err = tx.AccessKeys().Get(ctx, id)
-		return err
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, errUnknownKey
-	}
-	if err != nil {
-		return nil, err
-	}
-	if k.Status != KeyActive {
-		return nil, errUnknownKey
-	}
-	secret, err := s.sealer.Open(k.SecretSealed, keyContext(k.ID))
-	if err != nil {
-		return nil, errs.Wrap(err, "unseal access key "+k.ID)
-	}
-	cred := &Credential{Secret: secret, Principal: Principal{
-		Account: k.Account, ARN: k.PrincipalARN, AccessKeyID: k.ID, Admin: true,
-	}}
-	s.mu.Lock()
-	if len(s.cache) > 10000 {
-		clear(s.cache)
-	}
-	s.cache[id] = cachedKey{cred: cred, expires: now.Add(keyCacheTTL)}
-	s.mu.Unlock()
-	return cred, nil
 }
 
 var errUnknownKey = errs.Coded(errs.Unauthenticated, "UnrecognizedClient", "The security token included in the request is invalid.")
@@ -173,29 +178,11 @@ func (s *Service) Bootstrap(ctx context.Context) (*BootstrapResult, error) {
 		if err := tx.Meta().Insert(ctx, "bootstrap", s.clock.Now().Format(time.RFC3339)); err != nil {
 			return err
 		}
-		account, err := randomAccountID()
+		res, err = s.createAccountTx(ctx, tx, "admin")
 		if err != nil {
 			return err
 		}
-		now := s.clock.Now()
-		if err := tx.Accounts().Insert(ctx, &store.Account{ID: account, Name: "admin", CreatedAt: now}); err != nil {
-			return err
-		}
-		keyID, secret, err := NewAccessKey()
-		if err != nil {
-			return err
-		}
-		sealed, err := s.sealer.Seal([]byte(secret), keyContext(keyID))
-		if err != nil {
-			return err
-		}
-		arn := fmt.Sprintf("arn:aws:iam::%s:user/admin", account)
-		if err := tx.AccessKeys().Insert(ctx, &store.AccessKey{ID: keyID, Account: account, PrincipalARN: arn,
-			SecretSealed: sealed, Status: KeyActive, CreatedAt: now}); err != nil {
-			return err
-		}
-		res = &BootstrapResult{Account: account, PrincipalARN: arn, AccessKeyID: keyID, SecretKey: secret}
-		return nil
+		return tx.Meta().Insert(ctx, ManagementAccountKey, res.Account)
 	})
 	if errors.Is(err, store.ErrConflict) { // another node bootstrapped first
 		return nil, nil
@@ -244,16 +231,27 @@ func randomString(alphabet string, n int) (string, error) {
 	return b.String(), nil
 }
 
-// Authorize decides whether p may perform action (e.g.
-// "acm-pca:IssueCertificate") on resource (an ARN, or "*" for actions on no
-// particular resource, such as creating or listing). It returns a Denied
-// error whose message names the action and resource, never policy details.
-func (s *Service) Authorize(_ context.Context, p Principal, action, resource string) error {
-	if p.Admin && (resource == "*" || AccountOf(resource) == p.Account) {
-		return nil
-	}
-	return errs.Coded(errs.Denied, "AccessDenied", "User: %s is not authorized to perform: %s on resource: %s",
-		p.ARN, action, resource)
+// Request is one authorization question: may the principal perform
+// Action on Resource, given the resource's own policy, its tags and the
+// request's condition keys?
+type Request struct {
+	Action   string // e.g. "acm-pca:IssueCertificate"
+	Resource string // an ARN, or "*" for actions on no particular resource
+	// ResourcePolicy is the resource's own policy document (a Private CA
+	// policy, a secret's resource policy, a KMS key policy), "" if none.
+	ResourcePolicy string
+	// KeyPolicy says ResourcePolicy is a KMS key policy: it gates every use
+	// of the key, and identity policies count only where it allows the
+	// account (its root principal).
+	KeyPolicy bool
+	// Trust says ResourcePolicy is a role's trust policy.
+	Trust bool
+	// ResourceTags are the resource's tags (aws:ResourceTag/KEY, and the
+	// service's own spelling such as secretsmanager:ResourceTag/KEY).
+	ResourceTags map[string]string
+	// Context holds further condition keys, spelled as AWS spells them
+	// (e.g. "acm-pca:TemplateArn", "aws:RequestTag/env", "aws:TagKeys").
+	Context map[string][]string
 }
 
 // AccountOf returns the account field of an ARN, or "".

@@ -14,7 +14,7 @@ import (
 	"github.com/sigilhq/sigil/internal/store/sqlstore"
 )
 
-func newService(t *testing.T) (*Service, *clock.Fake) {
+func newService(t testing.TB) (*Service, *clock.Fake) {
 	t.Helper()
 	st, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "db"), sqlstore.Options{})
 	if err != nil {
@@ -42,8 +42,18 @@ func TestBootstrapOnce(t *testing.T) {
 		t.Fatalf("second bootstrap created another admin: %+v %v", again, err)
 	}
 	cred, err := s.LookupAccessKey(ctx, res.AccessKeyID)
-	if err != nil || string(cred.Secret) != res.SecretKey || cred.Principal.Account != res.Account || !cred.Principal.Admin {
+	if err != nil || string(cred.Secret) != res.SecretKey || cred.Principal.Account != res.Account || cred.Principal.UserName != "admin" {
 		t.Fatalf("lookup: %+v %v", cred, err)
+	}
+	// The first administrator holds AdministratorAccess in its account, and
+	// nothing in another.
+	if err := s.Authorize(ctx, cred.Principal, Request{Action: "acm-pca:IssueCertificate",
+		Resource: "arn:aws:acm-pca:us-east-1:" + res.Account + ":certificate-authority/x"}); err != nil {
+		t.Fatalf("administrator refused: %v", err)
+	}
+	if err := s.Authorize(ctx, cred.Principal, Request{Action: "acm-pca:IssueCertificate",
+		Resource: "arn:aws:acm-pca:us-east-1:222222222222:certificate-authority/x"}); errs.KindOf(err) != errs.Denied {
+		t.Fatalf("administrator allowed in another account: %v", err)
 	}
 	if _, err := s.LookupAccessKey(ctx, "AKIANOPE"); errs.KindOf(err) != errs.Unauthenticated {
 		t.Fatalf("unknown key: %v", err)
@@ -67,20 +77,20 @@ func TestAuthorize(t *testing.T) {
 	s, _ := newService(t)
 	admin := Principal{Account: "111111111111", ARN: "arn:aws:iam::111111111111:user/admin", Admin: true}
 	ctx := context.Background()
-	if err := s.Authorize(ctx, admin, "acm-pca:IssueCertificate", "arn:aws:acm-pca:us-east-1:111111111111:certificate-authority/x"); err != nil {
+	if err := s.Authorize(ctx, admin, Request{Action: "acm-pca:IssueCertificate", Resource: "arn:aws:acm-pca:us-east-1:111111111111:certificate-authority/x"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Authorize(ctx, admin, "acm-pca:CreateCertificateAuthority", "*"); err != nil {
+	if err := s.Authorize(ctx, admin, Request{Action: "acm-pca:CreateCertificateAuthority", Resource: "*"}); err != nil {
 		t.Fatal(err)
 	}
-	err := s.Authorize(ctx, admin, "acm-pca:IssueCertificate", "arn:aws:acm-pca:us-east-1:222222222222:certificate-authority/x")
+	err := s.Authorize(ctx, admin, Request{Action: "acm-pca:IssueCertificate", Resource: "arn:aws:acm-pca:us-east-1:222222222222:certificate-authority/x"})
 	if errs.KindOf(err) != errs.Denied {
 		t.Fatalf("cross-account: %v", err)
 	}
 	if msg := errs.Message(err, ""); msg != "User: arn:aws:iam::111111111111:user/admin is not authorized to perform: acm-pca:IssueCertificate on resource: arn:aws:acm-pca:us-east-1:222222222222:certificate-authority/x" {
 		t.Fatalf("message: %s", msg)
 	}
-	if err := s.Authorize(ctx, Principal{Account: "111111111111"}, "acm-pca:ListTags", "arn:aws:acm-pca:us-east-1:111111111111:certificate-authority/x"); err == nil {
+	if err := s.Authorize(ctx, Principal{Account: "111111111111"}, Request{Action: "acm-pca:ListTags", Resource: "arn:aws:acm-pca:us-east-1:111111111111:certificate-authority/x"}); err == nil {
 		t.Fatal("non-admin allowed")
 	}
 }

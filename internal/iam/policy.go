@@ -2,8 +2,11 @@ package iam
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/sigilhq/sigil/internal/iam/policy"
 )
 
 // PolicyProblem is one reason a policy document is not valid.
@@ -18,6 +21,30 @@ type PolicyProblem struct {
 // element in each statement. It returns no problems for a valid document.
 // Which statements allow what is decided when a request is evaluated.
 func CheckPolicyDocument(doc string, resourcePolicy bool) []PolicyProblem {
+	probs := checkShape(doc, resourcePolicy)
+	if len(probs) > 0 {
+		return probs
+	}
+	// The shape is right; the full parser checks every element's content
+	// (actions, ARNs, principals, condition operators and values).
+	kind := policy.Identity
+	if resourcePolicy {
+		kind = policy.Resource
+	}
+	if _, err := policy.Parse(doc, kind); err != nil {
+		var se *policy.SyntaxError
+		if errors.As(err, &se) {
+			for _, p := range se.Problems {
+				probs = append(probs, PolicyProblem{Check: p.Check, Message: p.Message})
+			}
+		} else {
+			probs = append(probs, PolicyProblem{Check: "SYNTAX_ERROR", Message: err.Error()})
+		}
+	}
+	return probs
+}
+
+func checkShape(doc string, resourcePolicy bool) []PolicyProblem {
 	var root map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(doc), &root); err != nil {
 		return []PolicyProblem{{"SYNTAX_ERROR", "The policy is not a JSON object: " + jsonErr(err)}}

@@ -79,7 +79,7 @@ const (
 
 // Authorizer decides whether a principal may act on a resource.
 type Authorizer interface {
-	Authorize(ctx context.Context, p iam.Principal, action, resource string) error
+	Authorize(ctx context.Context, p iam.Principal, r iam.Request) error
 }
 
 // Sealer protects key material at rest under the master key (satisfied by
@@ -116,6 +116,8 @@ type Service struct {
 	// seen within the TTL (key state changes are eventually consistent on
 	// AWS too). The cache holds metadata, never material.
 	keys sync.Map // key ID -> cachedKey
+
+	tags iam.TagCache // keys' tags for aws:ResourceTag conditions
 }
 
 // keyCacheTTL bounds how long a key's cached state is trusted.
@@ -302,7 +304,7 @@ func isManagedAlias(alias string) bool {
 func (s *Service) createManaged(ctx context.Context, tx store.Tx, account, alias string) (*store.KMSKey, error) {
 	service := strings.TrimPrefix(alias, "alias/aws/")
 	k, err := s.insertKey(ctx, tx, account, ManagerAWS,
-		"Default key that protects my "+managedDescriptions[service]+" when no other key is defined", DefaultPolicy(account))
+		"Default key that protects my "+managedDescriptions[service]+" when no other key is defined", s.managedKeyPolicy(account, service))
 	if err != nil {
 		return nil, err
 	}
@@ -320,6 +322,31 @@ func (s *Service) createManaged(ctx context.Context, tx store.Tx, account, alias
 }
 
 var managedDescriptions = map[string]string{"secretsmanager": "Secrets Manager secrets", "acm": "ACM private keys"}
+
+// managedKeyPolicy is the key policy of an AWS managed key, as AWS writes
+// it: principals of the account may use the key only through its service,
+// and the account may read its metadata. It cannot be changed.
+func (s *Service) managedKeyPolicy(account, service string) string {
+	return `{"Version":"2012-10-17","Id":"auto-` + service + `-1","Statement":[` +
+		`{"Sid":"Allow access through ` + service + ` for all principals in the account that are authorized to use it",` +
+		`"Effect":"Allow","Principal":{"AWS":"*"},"Action":["kms:Encrypt","kms:Decrypt","kms:ReEncrypt*","kms:GenerateDataKey*","kms:CreateGrant","kms:DescribeKey"],` +
+		`"Resource":"*","Condition":{"StringEquals":{"kms:CallerAccount":"` + account + `","kms:ViaService":"` + service + `.` + s.region + `.amazonaws.com"}}},` +
+		`{"Sid":"Allow direct access to key metadata to the account","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + account + `:root"},` +
+		`"Action":["kms:Describe*","kms:Get*","kms:List*"],"Resource":"*"}]}`
+}
+
+// keyPolicy is the policy that gates a key: its stored policy, or for an
+// AWS managed key made before managed policies existed, the managed one.
+func (s *Service) keyPolicy(k *store.KMSKey) string {
+	if k.KeyManager == ManagerAWS && k.Policy == DefaultPolicy(k.Account) {
+		for service, d := range managedDescriptions {
+			if strings.Contains(k.Description, d) {
+				return s.managedKeyPolicy(k.Account, service)
+			}
+		}
+	}
+	return k.Policy
+}
 
 // EnsureManagedKeys creates an account's AWS-managed keys if they do not
 // exist yet. Concurrent callers are safe: the alias is the guard.
@@ -532,4 +559,37 @@ func checkContext(ec map[string]string) error {
 		return errs.New(errs.Invalid, "The encryption context is larger than 8192 bytes.")
 	}
 	return nil
+}
+
+type viaServiceKey struct{}
+
+// WithViaService marks ctx as a call made by another service on the
+// caller's behalf (e.g. "secretsmanager.us-east-1.amazonaws.com"), for key
+// policies' kms:ViaService condition.
+func WithViaService(ctx context.Context, service string) context.Context {
+	return context.WithValue(ctx, viaServiceKey{}, service)
+}
+
+// authorizeKey authorizes an action on a key: its key policy gates every
+// use, with its tags, the encryption context and the calling service as
+// condition keys.
+func (s *Service) authorizeKey(ctx context.Context, tx store.Tx, p iam.Principal, k *store.KMSKey, action string, ec map[string]string) error {
+	tags, err := s.tags.Get(ctx, tx, k.ARN, k.Version)
+	if err != nil {
+		return err
+	}
+	c := map[string][]string{"kms:CallerAccount": {p.Account}}
+	if len(ec) > 0 {
+		keys := make([]string, 0, len(ec))
+		for k, v := range ec {
+			c["kms:EncryptionContext:"+k] = []string{v}
+			keys = append(keys, k)
+		}
+		c["kms:EncryptionContextKeys"] = keys
+	}
+	if via, ok := ctx.Value(viaServiceKey{}).(string); ok {
+		c["kms:ViaService"] = []string{via}
+	}
+	return s.authz.Authorize(ctx, p, iam.Request{Action: action, Resource: k.ARN, ResourcePolicy: s.keyPolicy(k), KeyPolicy: true,
+		ResourceTags: tags, Context: c})
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/sigilhq/sigil/internal/errs"
 	"github.com/sigilhq/sigil/internal/iam"
+	"github.com/sigilhq/sigil/internal/scheduler"
 	"github.com/sigilhq/sigil/internal/store"
 	"github.com/sigilhq/sigil/internal/tagging"
 )
@@ -26,19 +28,35 @@ type CreateKeyInput struct {
 	Tags        []tagging.Tag
 }
 
+// awsEnums are the values AWS KMS accepts for CreateKey's enumerations:
+// Sigil answers a value outside them with ValidationException, as AWS
+// does, and a value in them it does not implement with
+// UnsupportedOperationException.
+var awsEnums = map[string][]string{
+	"keyUsage": {"SIGN_VERIFY", "ENCRYPT_DECRYPT", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT"},
+	"keySpec": {"RSA_2048", "RSA_3072", "RSA_4096", "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521", "ECC_SECG_P256K1",
+		"SYMMETRIC_DEFAULT", "HMAC_224", "HMAC_256", "HMAC_384", "HMAC_512", "SM2", "ML_DSA_44", "ML_DSA_65", "ML_DSA_87", "ECC_NIST_EDWARDS25519"},
+	"origin": {"AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"},
+}
+
 // CreateKey creates a symmetric encryption key.
 func (s *Service) CreateKey(ctx context.Context, p iam.Principal, in CreateKeyInput) (*Key, error) {
 	if len(in.Description) > MaxDescription {
 		return nil, validation("description", "...", "Member must have length less than or equal to 8192")
 	}
-	if in.KeyUsage != "" && in.KeyUsage != UsageEncryptDecrypt {
-		return nil, errs.Coded(errs.Invalid, CodeUnsupported, "KeyUsage %s is not supported by Sigil; use ENCRYPT_DECRYPT.", in.KeyUsage)
-	}
-	if in.KeySpec != "" && in.KeySpec != SpecSymmetric {
-		return nil, errs.Coded(errs.Invalid, CodeUnsupported, "KeySpec %s is not supported by Sigil; use SYMMETRIC_DEFAULT.", in.KeySpec)
-	}
-	if in.Origin != "" && in.Origin != OriginAWS {
-		return nil, errs.Coded(errs.Invalid, CodeUnsupported, "Origin %s is not supported by Sigil; use AWS_KMS.", in.Origin)
+	for _, f := range []struct{ field, value, supported string }{
+		{"keyUsage", in.KeyUsage, UsageEncryptDecrypt},
+		{"keySpec", in.KeySpec, SpecSymmetric},
+		{"origin", in.Origin, OriginAWS},
+	} {
+		if f.value == "" || f.value == f.supported {
+			continue
+		}
+		known := awsEnums[f.field]
+		if !slices.Contains(known, f.value) {
+			return nil, validation(f.field, f.value, "Member must satisfy enum value set: ["+strings.Join(known, ", ")+"]")
+		}
+		return nil, errs.Coded(errs.Invalid, CodeUnsupported, "%s %s is not supported by Sigil; use %s.", strings.ToUpper(f.field[:1])+f.field[1:], f.value, f.supported)
 	}
 	if in.MultiRegion {
 		return nil, errs.Coded(errs.Invalid, CodeUnsupported, "Multi-Region keys are not supported by Sigil.")
@@ -53,7 +71,7 @@ func (s *Service) CreateKey(ctx context.Context, p iam.Principal, in CreateKeyIn
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authz.Authorize(ctx, p, "kms:CreateKey", "*"); err != nil {
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "kms:CreateKey", Resource: "*"}); err != nil {
 		return nil, err
 	}
 	var out *Key
@@ -86,6 +104,12 @@ func (s *Service) DescribeKey(ctx context.Context, p iam.Principal, keyID string
 // withKey resolves a key, authorizes the action on it and runs fn in a
 // transaction (read-write when write).
 func (s *Service) withKey(ctx context.Context, p iam.Principal, action, keyID string, write bool, fn func(store.Tx, *store.KMSKey) error) error {
+	return s.withKeyEC(ctx, p, action, keyID, write, nil, fn)
+}
+
+// withKeyEC is withKey for a cryptographic operation with an encryption
+// context, which key policies may test (kms:EncryptionContext:KEY).
+func (s *Service) withKeyEC(ctx context.Context, p iam.Principal, action, keyID string, write bool, ec map[string]string, fn func(store.Tx, *store.KMSKey) error) error {
 	run := s.store.View
 	if write {
 		run = s.store.Update
@@ -101,7 +125,7 @@ func (s *Service) withKey(ctx context.Context, p iam.Principal, action, keyID st
 		if err != nil {
 			return err
 		}
-		if err := s.authz.Authorize(ctx, p, action, k.ARN); err != nil {
+		if err := s.authorizeKey(ctx, tx, p, k, action, ec); err != nil {
 			return err
 		}
 		if write {
@@ -136,7 +160,7 @@ func (s *Service) ListKeys(ctx context.Context, p iam.Principal, limit int, mark
 	if marker != "" && !uuidRE.MatchString(marker) {
 		return nil, errs.Coded(errs.Invalid, CodeInvalidMarker, "Invalid marker.")
 	}
-	if err := s.authz.Authorize(ctx, p, "kms:ListKeys", "*"); err != nil {
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "kms:ListKeys", Resource: "*"}); err != nil {
 		return nil, err
 	}
 	if err := s.EnsureManagedKeys(ctx, p.Account); err != nil {
@@ -169,7 +193,7 @@ type Alias struct {
 	UpdatedAt   time.Time
 }
 
-func (s *Service) checkAliasName(name string, forCreate bool) error {
+func (s *Service) checkAliasName(name string) error {
 	if len(name) < 1 || len(name) > 256 {
 		return validation("aliasName", name, "Member must have length between 1 and 256")
 	}
@@ -206,7 +230,7 @@ func (s *Service) targetKey(ctx context.Context, tx store.Tx, p iam.Principal, k
 
 // CreateAlias names a key.
 func (s *Service) CreateAlias(ctx context.Context, p iam.Principal, name, keyID string) error {
-	if err := s.checkAliasName(name, true); err != nil {
+	if err := s.checkAliasName(name); err != nil {
 		return err
 	}
 	return s.store.Update(ctx, func(tx store.Tx) error {
@@ -214,10 +238,10 @@ func (s *Service) CreateAlias(ctx context.Context, p iam.Principal, name, keyID 
 		if err != nil {
 			return err
 		}
-		if err := s.authz.Authorize(ctx, p, "kms:CreateAlias", s.aliasARN(p.Account, name)); err != nil {
+		if err := s.authz.Authorize(ctx, p, iam.Request{Action: "kms:CreateAlias", Resource: s.aliasARN(p.Account, name)}); err != nil {
 			return err
 		}
-		if err := s.authz.Authorize(ctx, p, "kms:CreateAlias", k.ARN); err != nil {
+		if err := s.authorizeKey(ctx, tx, p, k, "kms:CreateAlias", nil); err != nil {
 			return err
 		}
 		now := s.clock.Now()
@@ -231,7 +255,7 @@ func (s *Service) CreateAlias(ctx context.Context, p iam.Principal, name, keyID 
 
 // UpdateAlias points an alias at another key.
 func (s *Service) UpdateAlias(ctx context.Context, p iam.Principal, name, keyID string) error {
-	if err := s.checkAliasName(name, false); err != nil {
+	if err := s.checkAliasName(name); err != nil {
 		return err
 	}
 	return s.store.Update(ctx, func(tx store.Tx) error {
@@ -245,7 +269,7 @@ func (s *Service) UpdateAlias(ctx context.Context, p iam.Principal, name, keyID 
 		if err != nil {
 			return err
 		}
-		if err := s.authz.Authorize(ctx, p, "kms:UpdateAlias", s.aliasARN(p.Account, name)); err != nil {
+		if err := s.authz.Authorize(ctx, p, iam.Request{Action: "kms:UpdateAlias", Resource: s.aliasARN(p.Account, name)}); err != nil {
 			return err
 		}
 		a.TargetKeyID, a.UpdatedAt = k.ID, s.clock.Now()
@@ -255,10 +279,10 @@ func (s *Service) UpdateAlias(ctx context.Context, p iam.Principal, name, keyID 
 
 // DeleteAlias removes an alias (never the key).
 func (s *Service) DeleteAlias(ctx context.Context, p iam.Principal, name string) error {
-	if err := s.checkAliasName(name, false); err != nil {
+	if err := s.checkAliasName(name); err != nil {
 		return err
 	}
-	if err := s.authz.Authorize(ctx, p, "kms:DeleteAlias", s.aliasARN(p.Account, name)); err != nil {
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "kms:DeleteAlias", Resource: s.aliasARN(p.Account, name)}); err != nil {
 		return err
 	}
 	return s.store.Update(ctx, func(tx store.Tx) error {
@@ -286,7 +310,7 @@ func (s *Service) ListAliases(ctx context.Context, p iam.Principal, keyID string
 	if marker != "" && !strings.HasPrefix(marker, "alias/") {
 		return nil, errs.Coded(errs.Invalid, CodeInvalidMarker, "Invalid marker.")
 	}
-	if err := s.authz.Authorize(ctx, p, "kms:ListAliases", "*"); err != nil {
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "kms:ListAliases", Resource: "*"}); err != nil {
 		return nil, err
 	}
 	if err := s.EnsureManagedKeys(ctx, p.Account); err != nil {
@@ -327,7 +351,7 @@ func (s *Service) Encrypt(ctx context.Context, p iam.Principal, keyID string, pl
 	if err := checkContext(ec); err != nil {
 		return nil, "", err
 	}
-	err = s.withKey(ctx, p, "kms:Encrypt", keyID, true, func(tx store.Tx, k *store.KMSKey) error {
+	err = s.withKeyEC(ctx, p, "kms:Encrypt", keyID, true, ec, func(tx store.Tx, k *store.KMSKey) error {
 		if err := usable(k); err != nil {
 			return err
 		}
@@ -373,7 +397,7 @@ func (s *Service) DecryptTx(ctx context.Context, tx store.Tx, p iam.Principal, b
 			return nil, "", errs.Coded(errs.Invalid, CodeIncorrectKey, "The key ID in the request does not identify the key that encrypted the ciphertext.")
 		}
 	}
-	if err := s.authz.Authorize(ctx, p, "kms:Decrypt", k.ARN); err != nil {
+	if err := s.authorizeKey(ctx, tx, p, k, "kms:Decrypt", ec); err != nil {
 		return nil, "", err
 	}
 	if err := usable(k); err != nil {
@@ -424,7 +448,7 @@ func (s *Service) GenerateDataKeyTx(ctx context.Context, tx store.Tx, p iam.Prin
 	if err != nil {
 		return nil, nil, "", err
 	}
-	if err := s.authz.Authorize(ctx, p, action, k.ARN); err != nil {
+	if err := s.authorizeKey(ctx, tx, p, k, action, ec); err != nil {
 		return nil, nil, "", err
 	}
 	if err := usable(k); err != nil {
@@ -460,7 +484,7 @@ func (s *Service) ReEncrypt(ctx context.Context, p iam.Principal, blob []byte, s
 		if err != nil {
 			return err
 		}
-		if err := s.authz.Authorize(ctx, p, "kms:ReEncryptTo", dst.ARN); err != nil {
+		if err := s.authorizeKey(ctx, tx, p, dst, "kms:ReEncryptTo", dstEC); err != nil {
 			return err
 		}
 		if err := usable(dst); err != nil {
@@ -478,7 +502,7 @@ func (s *Service) GenerateRandom(ctx context.Context, p iam.Principal, n int) ([
 	if n < 1 || n > 1024 {
 		return nil, validation("numberOfBytes", n, "Member must have value between 1 and 1024")
 	}
-	if err := s.authz.Authorize(ctx, p, "kms:GenerateRandom", "*"); err != nil {
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "kms:GenerateRandom", Resource: "*"}); err != nil {
 		return nil, err
 	}
 	b := make([]byte, n)
@@ -575,7 +599,7 @@ func (s *Service) GetKeyPolicy(ctx context.Context, p iam.Principal, keyID, name
 	}
 	var policy string
 	err := s.withKey(ctx, p, "kms:GetKeyPolicy", keyID, false, func(_ store.Tx, k *store.KMSKey) error {
-		policy = k.Policy
+		policy = s.keyPolicy(k)
 		return nil
 	})
 	return policy, err
@@ -691,101 +715,70 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, p iam.Principal, keyID 
 	return arn, err
 }
 
-// rotate adds a generation of material and makes it current.
+// rotate adds a generation of material and makes it current. Only a
+// scheduled rotation moves the schedule: as on AWS, rotating on demand
+// leaves the next automatic rotation where it was.
 func (s *Service) rotate(ctx context.Context, tx store.Tx, k *store.KMSKey, now time.Time, scheduled bool) error {
 	n := k.CurrentMaterial + 1
 	if err := s.addMaterial(ctx, tx, k, n, now); err != nil {
 		return err
 	}
 	k.CurrentMaterial, k.LastRotatedAt = n, now
-	if scheduled || k.RotationEnabled {
+	if scheduled {
 		k.NextRotationAt = now.AddDate(0, 0, k.RotationPeriodDays)
 	}
 	return tx.KMSKeys().Update(ctx, k)
 }
 
-// Fence guards a background job's writes (scheduler.Fence).
-type Fence func(tx store.Tx) error
-
 // RotateDue rotates the keys whose rotation date has come and returns how
 // many.
-func (s *Service) RotateDue(ctx context.Context, fence Fence) (int, error) {
+func (s *Service) RotateDue(ctx context.Context, fence scheduler.Fence) (int, error) {
 	now := s.clock.Now()
-	var ids []string
-	if err := s.store.View(ctx, func(tx store.Tx) (err error) {
-		ids, err = tx.KMSKeys().RotationDue(ctx, now, 100)
-		return err
-	}); err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, id := range ids {
-		err := s.store.Update(ctx, func(tx store.Tx) error {
-			if err := fence(tx); err != nil {
-				return err
-			}
+	return scheduler.EachDue(ctx, s.store, fence,
+		func(tx store.Tx) ([]string, error) { return tx.KMSKeys().RotationDue(ctx, now, 100) },
+		func(tx store.Tx, id string) (bool, error) {
+			defer s.forget(id)
 			k, err := tx.KMSKeys().Get(ctx, id)
-			if err != nil {
-				return err
+			if errors.Is(err, store.ErrNotFound) {
+				return false, nil
+			} else if err != nil {
+				return false, err
 			}
 			if !k.RotationEnabled || k.NextRotationAt.IsZero() || k.NextRotationAt.After(now) {
-				return nil
+				return false, nil
 			}
 			if k.State != StateEnabled {
 				// A disabled key does not rotate; look again in a day.
 				k.NextRotationAt = now.Add(24 * time.Hour)
-				return tx.KMSKeys().Update(ctx, k)
+				return false, tx.KMSKeys().Update(ctx, k)
 			}
-			return s.rotate(ctx, tx, k, now, true)
+			return true, s.rotate(ctx, tx, k, now, true)
 		})
-		s.forget(id)
-		if err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
 }
 
 // DeleteDue deletes the keys whose waiting period has ended, with their
 // material: what they protected can never be decrypted again.
-func (s *Service) DeleteDue(ctx context.Context, fence Fence) (int, error) {
+func (s *Service) DeleteDue(ctx context.Context, fence scheduler.Fence) (int, error) {
 	now := s.clock.Now()
-	var ids []string
-	if err := s.store.View(ctx, func(tx store.Tx) (err error) {
-		ids, err = tx.KMSKeys().DeletionDue(ctx, now, 100)
-		return err
-	}); err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, id := range ids {
-		err := s.store.Update(ctx, func(tx store.Tx) error {
-			if err := fence(tx); err != nil {
-				return err
-			}
+	return scheduler.EachDue(ctx, s.store, fence,
+		func(tx store.Tx) ([]string, error) { return tx.KMSKeys().DeletionDue(ctx, now, 100) },
+		func(tx store.Tx, id string) (bool, error) {
+			defer s.forget(id)
 			k, err := tx.KMSKeys().Get(ctx, id)
 			if errors.Is(err, store.ErrNotFound) {
-				return nil
+				return false, nil
 			} else if err != nil {
-				return err
+				return false, err
 			}
 			if k.State != StatePendingDeletion || k.DeletionAt.After(now) {
-				return nil
+				return false, nil
 			}
 			if err := tx.Tags().Replace(ctx, k.ARN, nil); err != nil {
-				return err
+				return false, err
 			}
 			s.log.Info("deleted KMS key", "key", k.ARN)
-			return tx.KMSKeys().Delete(ctx, id)
+			return true, tx.KMSKeys().Delete(ctx, id)
 		})
-		s.forget(id)
-		if err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
 }
 
 // TagResource adds tags to a key.
@@ -805,7 +798,10 @@ func (s *Service) TagResource(ctx context.Context, p iam.Principal, keyID string
 		if err != nil {
 			return err
 		}
-		return tx.Tags().Replace(ctx, k.ARN, next)
+		if err := tx.Tags().Replace(ctx, k.ARN, next); err != nil {
+			return err
+		}
+		return tx.KMSKeys().Update(ctx, k) // a new row version: cached tags are stale
 	})
 }
 
@@ -823,7 +819,10 @@ func (s *Service) UntagResource(ctx context.Context, p iam.Principal, keyID stri
 		if err != nil {
 			return err
 		}
-		return tx.Tags().Replace(ctx, k.ARN, next)
+		if err := tx.Tags().Replace(ctx, k.ARN, next); err != nil {
+			return err
+		}
+		return tx.KMSKeys().Update(ctx, k)
 	})
 }
 

@@ -3,9 +3,7 @@ package secrets
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/sigilhq/sigil/internal/ca"
 	"github.com/sigilhq/sigil/internal/certmgr"
+	"github.com/sigilhq/sigil/internal/errs"
 	"github.com/sigilhq/sigil/internal/iam"
 	"github.com/sigilhq/sigil/internal/pki"
 	"github.com/sigilhq/sigil/internal/store"
@@ -105,10 +104,10 @@ func (r *certRotator) readJSON(ctx context.Context, sec *store.Secret, versionID
 		val, _, err = r.svc.read(ctx, tx, p, sec, versionID, stage)
 		return err
 	})
+	if errs.KindOf(err) == errs.NotFound {
+		return nil, false, nil // no such version, or one without a value yet
+	}
 	if err != nil {
-		if errs := err.Error(); strings.Contains(errs, "can't find the specified secret value") {
-			return nil, false, nil
-		}
 		return nil, false, err
 	}
 	if val.Value.String == nil {
@@ -435,11 +434,6 @@ func (r *certRotator) test(ctx context.Context, sec *store.Secret, token string)
 	}
 	if !pki.PublicKeysEqual(leaf.PublicKey, key.Public()) {
 		return errors.New("PRIVATE_KEY_PEM does not match CERTIFICATE_PEM")
-	}
-	switch key.(type) {
-	case *rsa.PrivateKey, *ecdsa.PrivateKey:
-	default:
-		return errors.New("unexpected private key type")
 	}
 	chain, err := pki.ParseCertificatesPEM([]byte(str(v, outChain)))
 	if err != nil || len(chain) == 0 {

@@ -1,11 +1,13 @@
 package secrets
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,27 +68,26 @@ func (s *Service) describe(ctx context.Context, tx store.Tx, sec *store.Secret) 
 	return d, nil
 }
 
+// sortLabels orders labels as AWS shows them: AWSCURRENT, AWSPREVIOUS,
+// AWSPENDING, then custom labels by name.
 func sortLabels(ls []string) {
-	rank := map[string]int{StageCurrent: 0, StagePrevious: 1, StagePending: 2}
-	less := func(a, b string) bool {
-		ra, oka := rank[a]
-		rb, okb := rank[b]
-		if !oka {
-			ra = 3
+	rank := func(l string) int {
+		switch l {
+		case StageCurrent:
+			return 0
+		case StagePrevious:
+			return 1
+		case StagePending:
+			return 2
 		}
-		if !okb {
-			rb = 3
-		}
-		if ra != rb {
-			return ra < rb
-		}
-		return a < b
+		return 3
 	}
-	for i := 1; i < len(ls); i++ {
-		for j := i; j > 0 && less(ls[j], ls[j-1]); j-- {
-			ls[j], ls[j-1] = ls[j-1], ls[j]
+	slices.SortFunc(ls, func(a, b string) int {
+		if c := cmp.Compare(rank(a), rank(b)); c != 0 {
+			return c
 		}
-	}
+		return strings.Compare(a, b)
+	})
 }
 
 // Describe returns a secret's metadata (also of a secret scheduled for
@@ -194,7 +195,7 @@ func (s *Service) List(ctx context.Context, p iam.Principal, in ListInput) (*Pag
 	if err := CheckFilters(in.Filters); err != nil {
 		return nil, err
 	}
-	if err := s.authz.Authorize(ctx, p, "secretsmanager:ListSecrets", "*"); err != nil {
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "secretsmanager:ListSecrets", Resource: "*"}); err != nil {
 		return nil, err
 	}
 	q := store.SecretQuery{Account: p.Account, IncludeDeleted: in.IncludePlannedDeletion, Filters: in.Filters,
@@ -303,6 +304,7 @@ func (s *Service) ListVersions(ctx context.Context, p iam.Principal, secretID st
 			if len(v.Stages) == 0 && !includeDeprecated {
 				continue
 			}
+			sortLabels(v.Stages)
 			e := VersionEntry{VersionID: v.VersionID, Stages: v.Stages, CreatedDate: v.CreatedAt, LastAccessedDate: v.LastAccessedAt}
 			if v.KMSKeyARN != "" {
 				e.KMSKeyIDs = []string{v.KMSKeyARN}
@@ -428,7 +430,7 @@ func RandomPassword(in PasswordInput) (string, error) {
 
 // GetRandomPassword authorizes and generates a password.
 func (s *Service) GetRandomPassword(ctx context.Context, p iam.Principal, in PasswordInput) (string, error) {
-	if err := s.authz.Authorize(ctx, p, "secretsmanager:GetRandomPassword", "*"); err != nil {
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "secretsmanager:GetRandomPassword", Resource: "*"}); err != nil {
 		return "", err
 	}
 	return RandomPassword(in)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sigilhq/sigil/internal/errs"
 	"github.com/sigilhq/sigil/internal/iam"
+	"github.com/sigilhq/sigil/internal/scheduler"
 	"github.com/sigilhq/sigil/internal/store"
 )
 
@@ -99,7 +100,7 @@ func (s *Service) functionRef(p iam.Principal, arn string) (account, name string
 		}
 		return m[2], m[3], nil
 	}
-	if regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`).MatchString(arn) {
+	if functionNameRE.MatchString(arn) {
 		return p.Account, arn, nil
 	}
 	return "", "", validation("rotationLambdaARN", arn, "Member must be a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)")
@@ -291,7 +292,7 @@ func (s *Service) Cancel(ctx context.Context, p iam.Principal, secretID string) 
 
 // RotateDue runs the rotations whose time has come (scheduled ones and
 // retries) and returns how many completed.
-func (s *Service) RotateDue(ctx context.Context, fence Fence) (int, error) {
+func (s *Service) RotateDue(ctx context.Context, fence scheduler.Fence) (int, error) {
 	var ids []string
 	if err := s.store.View(ctx, func(tx store.Tx) (err error) {
 		ids, err = tx.Secrets().RotationDue(ctx, s.clock.Now(), 20)
@@ -315,7 +316,7 @@ func (s *Service) RotateDue(ctx context.Context, fence Fence) (int, error) {
 // rotateOne runs the remaining steps of one secret's rotation. Progress is
 // saved after every step, so a rotation interrupted by a crash or a
 // failure resumes at the step that did not complete.
-func (s *Service) rotateOne(ctx context.Context, fence Fence, id string) (bool, error) {
+func (s *Service) rotateOne(ctx context.Context, fence scheduler.Fence, id string) (bool, error) {
 	var sec *store.Secret
 	var st *rotationState
 	err := s.store.Update(ctx, func(tx store.Tx) error {
@@ -449,7 +450,9 @@ func (s *Service) checkFinished(ctx context.Context, sec *store.Secret, token st
 	return nil
 }
 
-func (s *Service) progress(ctx context.Context, fence Fence, id, next string) error {
+// updateRotation runs fn on a secret in a fenced write transaction and
+// saves the secret; fn sees the rotation in progress (nil when none).
+func (s *Service) updateRotation(ctx context.Context, fence scheduler.Fence, id string, fn func(tx store.Tx, sec *store.Secret, st *rotationState) error) error {
 	return s.store.Update(ctx, func(tx store.Tx) error {
 		if err := fence(tx); err != nil {
 			return err
@@ -459,8 +462,17 @@ func (s *Service) progress(ctx context.Context, fence Fence, id, next string) er
 			return err
 		}
 		st, err := loadState(sec)
-		if err != nil || st == nil {
+		if err != nil {
 			return err
+		}
+		return fn(tx, sec, st)
+	})
+}
+
+func (s *Service) progress(ctx context.Context, fence scheduler.Fence, id, next string) error {
+	return s.updateRotation(ctx, fence, id, func(tx store.Tx, sec *store.Secret, st *rotationState) error {
+		if st == nil {
+			return nil
 		}
 		st.Step = next
 		saveState(sec, st)
@@ -470,15 +482,8 @@ func (s *Service) progress(ctx context.Context, fence Fence, id, next string) er
 
 // finished records a completed rotation: AWSPENDING leaves the new
 // version, the next rotation is scheduled.
-func (s *Service) finished(ctx context.Context, fence Fence, id, token string) error {
-	return s.store.Update(ctx, func(tx store.Tx) error {
-		if err := fence(tx); err != nil {
-			return err
-		}
-		sec, err := tx.Secrets().Get(ctx, id)
-		if err != nil {
-			return err
-		}
+func (s *Service) finished(ctx context.Context, fence scheduler.Fence, id, token string) error {
+	return s.updateRotation(ctx, fence, id, func(tx store.Tx, sec *store.Secret, _ *rotationState) error {
 		now := s.clock.Now()
 		cur, err := tx.Secrets().Stages(ctx, sec.ID)
 		if err != nil {
@@ -521,18 +526,10 @@ func (s *Service) scheduleOf(sec *store.Secret) *schedule {
 
 // failed records a failed step: AWSCURRENT is untouched; the rotation is
 // retried with backoff, and after maxAttempts waits for the schedule.
-func (s *Service) failed(ctx context.Context, fence Fence, id, step string, stepErr error) error {
-	return s.store.Update(ctx, func(tx store.Tx) error {
-		if err := fence(tx); err != nil {
-			return err
-		}
-		sec, err := tx.Secrets().Get(ctx, id)
-		if err != nil {
-			return err
-		}
-		st, err := loadState(sec)
-		if err != nil || st == nil {
-			return err
+func (s *Service) failed(ctx context.Context, fence scheduler.Fence, id, step string, stepErr error) error {
+	return s.updateRotation(ctx, fence, id, func(tx store.Tx, sec *store.Secret, st *rotationState) error {
+		if st == nil {
+			return nil
 		}
 		now := s.clock.Now()
 		st.Attempts++
@@ -556,34 +553,6 @@ func (s *Service) failed(ctx context.Context, fence Fence, id, step string, step
 		return s.publish(ctx, tx, sec, "RotationFailed", now, map[string]any{
 			"errorMessage": st.LastError, "VersionId": st.Token, "Step": step, "Attempt": st.Attempts})
 	})
-}
-
-// RotationStatus reports a secret's rotation in progress (for operators
-// and tests): the step it waits at, its attempts and last error.
-type RotationStatus struct {
-	Token     string
-	Step      string
-	Attempts  int
-	LastError string
-	Exhausted bool
-}
-
-// Status returns the rotation in progress of a secret, or nil.
-func (s *Service) Status(ctx context.Context, p iam.Principal, secretID string) (*RotationStatus, error) {
-	var out *RotationStatus
-	err := s.store.View(ctx, func(tx store.Tx) error {
-		sec, err := s.access(ctx, tx, p, "secretsmanager:DescribeSecret", secretID)
-		if err != nil {
-			return err
-		}
-		st, err := loadState(sec)
-		if err != nil || st == nil {
-			return err
-		}
-		out = &RotationStatus{Token: st.Token, Step: st.Step, Attempts: st.Attempts, LastError: st.LastError, Exhausted: st.Exhausted}
-		return nil
-	})
-	return out, err
 }
 
 // ---- rotation functions ----
@@ -617,7 +586,7 @@ func (s *Service) CreateFunction(ctx context.Context, p iam.Principal, name, raw
 		return nil, "", invalidParameter("The CA bundle must be PEM certificates.")
 	}
 	arn := s.functionARN(p.Account, name)
-	if err := s.authz.Authorize(ctx, p, "lambda:CreateFunction", arn); err != nil {
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "lambda:CreateFunction", Resource: arn}); err != nil {
 		return nil, "", err
 	}
 	raw := make([]byte, 32)
@@ -643,7 +612,7 @@ func (s *Service) CreateFunction(ctx context.Context, p iam.Principal, name, raw
 
 // ListFunctions lists the caller's rotation functions.
 func (s *Service) ListFunctions(ctx context.Context, p iam.Principal) ([]*RegisteredFunction, error) {
-	if err := s.authz.Authorize(ctx, p, "lambda:ListFunctions", "*"); err != nil {
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "lambda:ListFunctions", Resource: "*"}); err != nil {
 		return nil, err
 	}
 	var out []*RegisteredFunction
@@ -659,7 +628,7 @@ func (s *Service) ListFunctions(ctx context.Context, p iam.Principal) ([]*Regist
 
 // DeleteFunction removes a rotation function.
 func (s *Service) DeleteFunction(ctx context.Context, p iam.Principal, name string) error {
-	if err := s.authz.Authorize(ctx, p, "lambda:DeleteFunction", s.functionARN(p.Account, name)); err != nil {
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "lambda:DeleteFunction", Resource: s.functionARN(p.Account, name)}); err != nil {
 		return err
 	}
 	return s.store.Update(ctx, func(tx store.Tx) error {

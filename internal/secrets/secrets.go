@@ -74,7 +74,7 @@ var _ KMS = (*kms.Service)(nil)
 
 // Authorizer decides whether a principal may act on a resource.
 type Authorizer interface {
-	Authorize(ctx context.Context, p iam.Principal, action, resource string) error
+	Authorize(ctx context.Context, p iam.Principal, r iam.Request) error
 }
 
 // Sealer protects the signing secrets of rotation functions.
@@ -115,7 +115,10 @@ type Service struct {
 	// bumps it). A read then costs one indexed lookup of the secret; the
 	// value is still decrypted through KMS each time. Nothing in it is
 	// plaintext.
-	reads     sync.Map // readKey -> *cachedRead
+	reads sync.Map // readKey -> *cachedRead
+	// auths caches, per secret, what authorization needs (resource policy
+	// and tags) by row version: policy and tag changes bump it.
+	auths     sync.Map // secret ID -> *authInfo
 	readCount atomic.Int64
 	// touched remembers which versions this node marked read today.
 	touched    sync.Map // readKey{secret, version, ""} -> time.Time
@@ -251,10 +254,52 @@ func (s *Service) access(ctx context.Context, tx store.Tx, p iam.Principal, acti
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authz.Authorize(ctx, p, action, sec.ARN); err != nil {
+	if err := s.authorize(ctx, tx, p, sec, action); err != nil {
 		return nil, err
 	}
 	return sec, nil
+}
+
+type authInfo struct {
+	version int64
+	policy  string
+	tags    map[string]string
+}
+
+// authorize decides whether p may perform action on sec, with the secret's
+// resource policy, its tags (aws:ResourceTag, secretsmanager:ResourceTag)
+// and secretsmanager:SecretId as inputs.
+func (s *Service) authorize(ctx context.Context, tx store.Tx, p iam.Principal, sec *store.Secret, action string) error {
+	var info *authInfo
+	if v, ok := s.auths.Load(sec.ID); ok && v.(*authInfo).version == sec.Version {
+		info = v.(*authInfo)
+	} else {
+		// sec may be a head (no policy): read the whole row once per
+		// version.
+		full, err := tx.Secrets().GetByARN(ctx, sec.ARN)
+		if err != nil {
+			return err
+		}
+		list, err := tx.Tags().List(ctx, sec.ARN)
+		if err != nil {
+			return err
+		}
+		info = &authInfo{version: full.Version, policy: full.ResourcePolicy, tags: make(map[string]string, len(list))}
+		for _, t := range list {
+			info.tags[t.Key] = t.Value
+		}
+		if full.Version == sec.Version {
+			s.auths.Store(sec.ID, info)
+		}
+	}
+	return s.authz.Authorize(ctx, p, iam.Request{Action: action, Resource: sec.ARN, ResourcePolicy: info.policy,
+		ResourceTags: info.tags, Context: map[string][]string{"secretsmanager:SecretId": {sec.ARN}}})
+}
+
+// viaSecretsManager marks KMS calls made for a secret, for key policies'
+// kms:ViaService condition.
+func (s *Service) viaSecretsManager(ctx context.Context) context.Context {
+	return kms.WithViaService(ctx, "secretsmanager."+s.region+".amazonaws.com")
 }
 
 func notDeleted(sec *store.Secret) error {
@@ -295,7 +340,7 @@ func kmsFailure(err error, code errs.Code, verb string) error {
 
 // sealValue encrypts a version's value under a fresh data key from KMS.
 func (s *Service) sealValue(ctx context.Context, tx store.Tx, p iam.Principal, sec *store.Secret, v *store.SecretVersion, value []byte) error {
-	dk, blob, keyARN, err := s.kms.GenerateDataKeyTx(ctx, tx, p, s.kmsKeyRef(sec), encryptionContext(sec.ARN, v.VersionID), dataKeyBytes, "kms:GenerateDataKey")
+	dk, blob, keyARN, err := s.kms.GenerateDataKeyTx(s.viaSecretsManager(ctx), tx, p, s.kmsKeyRef(sec), encryptionContext(sec.ARN, v.VersionID), dataKeyBytes, "kms:GenerateDataKey")
 	if err != nil {
 		return kmsFailure(err, CodeEncryptionFailure, "encrypt")
 	}
@@ -316,7 +361,7 @@ func (s *Service) sealValue(ctx context.Context, tx store.Tx, p iam.Principal, s
 
 // openValue decrypts a version's value.
 func (s *Service) openValue(ctx context.Context, tx store.Tx, p iam.Principal, sec *store.Secret, v *store.SecretVersion) ([]byte, error) {
-	dk, _, err := s.kms.DecryptTx(ctx, tx, p, v.DataKey, encryptionContext(sec.ARN, v.VersionID), "")
+	dk, _, err := s.kms.DecryptTx(s.viaSecretsManager(ctx), tx, p, v.DataKey, encryptionContext(sec.ARN, v.VersionID), "")
 	if err != nil {
 		return nil, kmsFailure(err, CodeDecryptionFailure, "decrypt")
 	}

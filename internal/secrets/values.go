@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"sort"
 	"time"
 
 	"github.com/google/uuid"
@@ -12,6 +11,7 @@ import (
 	"github.com/sigilhq/sigil/internal/errs"
 	"github.com/sigilhq/sigil/internal/events"
 	"github.com/sigilhq/sigil/internal/iam"
+	"github.com/sigilhq/sigil/internal/scheduler"
 	"github.com/sigilhq/sigil/internal/store"
 	"github.com/sigilhq/sigil/internal/tagging"
 )
@@ -106,7 +106,13 @@ func (s *Service) Create(ctx context.Context, p iam.Principal, in CreateInput) (
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authz.Authorize(ctx, p, "secretsmanager:CreateSecret", "arn:aws:secretsmanager:"+s.region+":"+p.Account+":secret:"+in.Name); err != nil {
+	requestTags := make(map[string]string, len(tags))
+	for _, t := range tags {
+		requestTags[t.Key] = t.Value
+	}
+	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "secretsmanager:CreateSecret",
+		Resource: "arn:aws:secretsmanager:" + s.region + ":" + p.Account + ":secret:" + in.Name,
+		Context:  iam.RequestTags(requestTags)}); err != nil {
 		return nil, err
 	}
 	token := in.ClientRequestToken
@@ -239,7 +245,7 @@ func stagesOf(stages map[string]string, versionID string) []string {
 			out = append(out, l)
 		}
 	}
-	sort.Strings(out)
+	sortLabels(out)
 	return out
 }
 
@@ -313,7 +319,7 @@ func (s *Service) Get(ctx context.Context, p iam.Principal, secretID, versionID,
 		if err != nil {
 			return err
 		}
-		if err := s.authz.Authorize(ctx, p, "secretsmanager:GetSecretValue", sec.ARN); err != nil {
+		if err := s.authorize(ctx, tx, p, sec, "secretsmanager:GetSecretValue"); err != nil {
 			return err
 		}
 		if err := notDeleted(sec); err != nil {
@@ -436,10 +442,10 @@ func (s *Service) resolveRead(ctx context.Context, tx store.Tx, sec *store.Secre
 	return v, labels, nil
 }
 
-// BatchError is one secret BatchGetSecretValue could not read.
+// BatchError is one secret BatchGetSecretValue could not read (the adapter
+// names the wire error from Err).
 type BatchError struct {
 	SecretID string
-	Code     string // the error's wire name is chosen by the adapter from Err
 	Err      error
 }
 
@@ -795,42 +801,23 @@ func (s *Service) Restore(ctx context.Context, p iam.Principal, secretID string)
 	return out, nil
 }
 
-// Fence guards a background job's writes (scheduler.Fence).
-type Fence func(tx store.Tx) error
-
 // PurgeDue deletes the secrets whose recovery window has ended.
-func (s *Service) PurgeDue(ctx context.Context, fence Fence) (int, error) {
+func (s *Service) PurgeDue(ctx context.Context, fence scheduler.Fence) (int, error) {
 	now := s.clock.Now()
-	var ids []string
-	if err := s.store.View(ctx, func(tx store.Tx) (err error) {
-		ids, err = tx.Secrets().PurgeDue(ctx, now, 100)
-		return err
-	}); err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, id := range ids {
-		err := s.store.Update(ctx, func(tx store.Tx) error {
-			if err := fence(tx); err != nil {
-				return err
-			}
+	return scheduler.EachDue(ctx, s.store, fence,
+		func(tx store.Tx) ([]string, error) { return tx.Secrets().PurgeDue(ctx, now, 100) },
+		func(tx store.Tx, id string) (bool, error) {
 			sec, err := tx.Secrets().Get(ctx, id)
 			if errors.Is(err, store.ErrNotFound) {
-				return nil
+				return false, nil
 			} else if err != nil {
-				return err
+				return false, err
 			}
 			if sec.PurgeAt.IsZero() || sec.PurgeAt.After(now) {
-				return nil
+				return false, nil
 			}
-			n++
-			return s.purge(ctx, tx, sec, now)
+			return true, s.purge(ctx, tx, sec, now)
 		})
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // publish records a Secrets Manager event in the outbox, in the envelope
@@ -864,7 +851,10 @@ func (s *Service) TagResource(ctx context.Context, p iam.Principal, secretID str
 		if err != nil {
 			return err
 		}
-		return tx.Tags().Replace(ctx, sec.ARN, next)
+		if err := tx.Tags().Replace(ctx, sec.ARN, next); err != nil {
+			return err
+		}
+		return tx.Secrets().Update(ctx, sec) // a new row version: cached tags are stale
 	})
 }
 
@@ -886,7 +876,10 @@ func (s *Service) UntagResource(ctx context.Context, p iam.Principal, secretID s
 		if err != nil {
 			return err
 		}
-		return tx.Tags().Replace(ctx, sec.ARN, next)
+		if err := tx.Tags().Replace(ctx, sec.ARN, next); err != nil {
+			return err
+		}
+		return tx.Secrets().Update(ctx, sec) // a new row version: cached tags are stale
 	})
 }
 
@@ -989,7 +982,7 @@ func (s *Service) ValidatePolicy(ctx context.Context, p iam.Principal, secretID,
 		}); err != nil {
 			return nil, err
 		}
-	} else if err := s.authz.Authorize(ctx, p, "secretsmanager:ValidateResourcePolicy", "*"); err != nil {
+	} else if err := s.authz.Authorize(ctx, p, iam.Request{Action: "secretsmanager:ValidateResourcePolicy", Resource: "*"}); err != nil {
 		return nil, err
 	}
 	probs := iam.CheckPolicyDocument(policy, true)

@@ -24,11 +24,15 @@ import (
 
 	"github.com/sigilhq/sigil/internal/api/acm"
 	"github.com/sigilhq/sigil/internal/api/acmpca"
+	"github.com/sigilhq/sigil/internal/api/admin"
 	"github.com/sigilhq/sigil/internal/api/awsjson"
+	"github.com/sigilhq/sigil/internal/api/cloudtrail"
 	"github.com/sigilhq/sigil/internal/api/functions"
 	apikms "github.com/sigilhq/sigil/internal/api/kms"
 	"github.com/sigilhq/sigil/internal/api/public"
 	"github.com/sigilhq/sigil/internal/api/secretsmanager"
+	"github.com/sigilhq/sigil/internal/api/sts"
+	"github.com/sigilhq/sigil/internal/audit"
 	"github.com/sigilhq/sigil/internal/ca"
 	"github.com/sigilhq/sigil/internal/certmgr"
 	"github.com/sigilhq/sigil/internal/clock"
@@ -57,6 +61,7 @@ type Server struct {
 	acm      *certmgr.Service
 	kms      *kms.Service
 	secrets  *secrets.Service
+	audit    *audit.Log
 	sched    *scheduler.Scheduler
 
 	apiLn, pubLn   net.Listener
@@ -127,7 +132,14 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		return nil, err
 	}
 
-	s.iam = iam.New(st, keyring, s.clock)
+	// Domain services get the store through the audit wrapper: a change
+	// made for an API call commits with the call's audit record.
+	ast := audit.Wrap(st)
+	s.iam = iam.New(ast, keyring, s.clock, iam.Options{Region: cfg.Region, Logger: log})
+	// Audit records carry real time (the wall clock), as signatures do.
+	if s.audit, err = audit.New(ctx, st, keyring, base, s.iam, audit.Options{Region: cfg.Region, Logger: log}); err != nil {
+		return nil, fmt.Errorf("audit trail: %w", err)
+	}
 	if cfg.Dev {
 		if err := s.iam.EnsureAccount(ctx, iam.DevAccount, "dev"); err != nil {
 			return nil, fmt.Errorf("dev account: %w", err)
@@ -175,7 +187,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if propagation == 0 {
 		propagation = 5 * time.Second
 	}
-	s.ca = ca.New(st, soft.New(keyring), s.iam, s.clock, ca.Options{
+	s.ca = ca.New(ast, soft.New(keyring), s.iam, s.clock, ca.Options{
 		Region: cfg.Region, Linter: linter, MaxCAsPerAccount: cfg.Limits.CAsPerAccount, Logger: log,
 		Revocation: ca.RevocationOptions{PublicURL: publicURL, Propagation: propagation,
 			PartitionSize: cfg.Revocation.CRLPartitionSize, OCSPValidity: cfg.Revocation.OCSPValidity,
@@ -219,7 +231,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		return err
 	}})
 
-	s.acm = certmgr.New(st, s.ca, keyring, s.iam, s.clock, certmgr.Options{Region: cfg.Region, Logger: log})
+	s.acm = certmgr.New(ast, s.ca, keyring, s.iam, s.clock, certmgr.Options{Region: cfg.Region, Logger: log})
 	s.sched.Add(scheduler.Job{Name: "acm-renewals", Every: every, Run: func(ctx context.Context, fence scheduler.Fence) error {
 		_, err := s.acm.RenewDue(ctx, certmgr.Fence(fence))
 		return err
@@ -232,37 +244,62 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		return err
 	}})
 
-	s.kms = kms.New(st, keyring, s.iam, s.clock, kms.Options{Region: cfg.Region, Logger: log})
+	s.kms = kms.New(ast, keyring, s.iam, s.clock, kms.Options{Region: cfg.Region, Logger: log})
 	s.sched.Add(scheduler.Job{Name: "kms-keys", Every: every, Run: func(ctx context.Context, fence scheduler.Fence) error {
-		if _, err := s.kms.RotateDue(ctx, kms.Fence(fence)); err != nil {
+		if _, err := s.kms.RotateDue(ctx, fence); err != nil {
 			return err
 		}
-		_, err := s.kms.DeleteDue(ctx, kms.Fence(fence))
+		_, err := s.kms.DeleteDue(ctx, fence)
 		return err
 	}})
-	s.secrets = secrets.New(st, s.kms, s.iam, keyring, s.clock, &functions.Invoker{Now: s.clock.Now},
+	s.secrets = secrets.New(ast, s.kms, s.iam, keyring, s.clock, &functions.Invoker{Now: s.clock.Now},
 		&secrets.CertificateServices{PCA: s.ca, ACM: s.acm},
 		secrets.Options{Region: cfg.Region, Logger: log, AllowHTTPFunctions: cfg.Dev})
 	// Rotations are looked for often: RotateSecret starts one "now".
 	s.sched.Add(scheduler.Job{Name: "secret-rotations", Every: min(every, time.Second), Run: func(ctx context.Context, fence scheduler.Fence) error {
-		_, err := s.secrets.RotateDue(ctx, secrets.Fence(fence))
+		_, err := s.secrets.RotateDue(ctx, fence)
 		return err
 	}})
 	s.sched.Add(scheduler.Job{Name: "purge-deleted-secrets", Every: every, Run: func(ctx context.Context, fence scheduler.Fence) error {
-		n, err := s.secrets.PurgeDue(ctx, secrets.Fence(fence))
+		n, err := s.secrets.PurgeDue(ctx, fence)
 		if n > 0 {
 			log.Info("purged secrets whose recovery window ended", "count", n)
 		}
 		return err
 	}})
 
+	s.sched.Add(scheduler.Job{Name: "expired-sessions", Every: every, Run: func(ctx context.Context, fence scheduler.Fence) error {
+		_, err := s.iam.DeleteExpiredSessions(ctx, fence)
+		return err
+	}})
+
+	// Records of calls that crashed before they finished are chained after
+	// a grace period.
+	s.sched.Add(scheduler.Job{Name: "audit-orphans", Every: every, Run: func(ctx context.Context, fence scheduler.Fence) error {
+		n, err := s.audit.ChainOrphans(ctx, fence)
+		if n > 0 {
+			log.Warn("chained audit records of calls that never finished", "count", n)
+		}
+		return err
+	}})
+
 	aws := awsjson.NewServer(s.iam, base, awsjson.Options{
-		Region: cfg.Region, MaxBodyBytes: cfg.Limits.MaxBodyBytes, Logger: log,
+		Region: cfg.Region, MaxBodyBytes: cfg.Limits.MaxBodyBytes, Logger: log, Audit: s.audit,
 	}, acmpca.Service(s.ca), acm.Service(s.acm), secretsmanager.Service(s.secrets), apikms.Service(s.kms),
-		functions.Service(s.secrets))
+		functions.Service(s.secrets), admin.Service(s.iam), cloudtrail.Service(s.audit))
 
 	apiMux := http.NewServeMux()
-	apiMux.Handle("/", aws)
+	stsHandler := sts.New(s.iam, base, cfg.Region, log)
+	stsHandler.Observe = s.auditSTS
+	apiMux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// STS speaks the Query protocol on the same endpoint as the JSON
+		// services, as AWS_ENDPOINT_URL makes every SDK client use one URL.
+		if sts.IsQuery(r) {
+			stsHandler.ServeHTTP(w, r)
+			return
+		}
+		aws.ServeHTTP(w, r)
+	}))
 	apiMux.HandleFunc("/_sigil/dev/clock", s.handleDevClock)
 	apiMux.HandleFunc("GET /_sigil/dev/events", s.handleDevEvents)
 	apiMux.HandleFunc("GET /healthz", handleHealth)
@@ -419,6 +456,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	var err error
 	s.closed.Do(func() {
+		if s.audit != nil {
+			// Write the records still queued before the store goes.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if aerr := s.audit.Close(ctx); aerr != nil {
+				s.log.Error("audit records not written at shutdown", "err", aerr)
+			}
+			cancel()
+		}
 		if s.apiLn != nil {
 			s.apiLn.Close()
 		}
@@ -475,6 +520,9 @@ func (s *Server) Scheduler() *scheduler.Scheduler { return s.sched }
 // reports).
 func (s *Server) ObjectsDir() string { return s.cfg.ObjectsPath() }
 
+// Audit exposes the audit log (tests flush it).
+func (s *Server) Audit() *audit.Log { return s.audit }
+
 // IAM exposes the identity service (tests use it to add principals).
 func (s *Server) IAM() *iam.Service { return s.iam }
 
@@ -506,4 +554,20 @@ func (o objectStore) Create(ctx context.Context, bucket, key string) (ca.ObjectW
 		return nil, err // not a typed nil inside the interface
 	}
 	return w, nil
+}
+
+// auditSTS records an STS call in the audit trail, as the JSON front end
+// records its calls.
+func (s *Server) auditSTS(ctx context.Context, c *sts.Call) (context.Context, func(any, error)) {
+	ctx, call := s.audit.Begin(ctx, audit.Info{Source: audit.EventSource(sts.SigningName), Name: c.Action,
+		SourceIP: c.SourceIP, UserAgent: c.UserAgent, RequestID: c.RequestID, Request: c.Parameters()})
+	return ctx, func(resp any, err error) {
+		if c.Principal.Account != "" || c.Principal.ARN != "" {
+			call.SetPrincipal(c.Principal)
+		}
+		if err != nil {
+			call.SetErrorCode(c.ErrorCode)
+		}
+		call.Finish(sts.Result(resp), err)
+	}
 }

@@ -14,3 +14,9 @@ import (
 func CallNative(ctx context.Context, endpoint, keyID, secret, region, target string, in, out any) error {
 	return functions.Call(ctx, nil, endpoint, aws.Credentials{AccessKeyID: keyID, SecretAccessKey: secret}, region, target, in, out)
 }
+
+// CallNativeSession is CallNative with a session token (temporary
+// credentials from sts:AssumeRole); token may be empty.
+func CallNativeSession(ctx context.Context, endpoint, keyID, secret, token, region, target string, in, out any) error {
+	return functions.Call(ctx, nil, endpoint, aws.Credentials{AccessKeyID: keyID, SecretAccessKey: secret, SessionToken: token}, region, target, in, out)
+}

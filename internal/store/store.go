@@ -53,6 +53,7 @@ type Tx interface {
 	Meta() Meta
 	Accounts() Accounts
 	AccessKeys() AccessKeys
+	IAM() IAM
 	CAs() CAs
 	Certificates() Certificates
 	Tags() Tags
@@ -68,6 +69,7 @@ type Tx interface {
 	KMSKeys() KMSKeys
 	Secrets() Secrets
 	RotationFunctions() RotationFunctions
+	AuditEvents() AuditEvents
 }
 
 // Meta is a small key-value table for installation facts (such as which
@@ -94,6 +96,8 @@ type Accounts interface {
 	Insert(ctx context.Context, a *Account) error
 	Get(ctx context.Context, id string) (*Account, error)
 	Count(ctx context.Context) (int, error)
+	// List returns every account ordered by ID.
+	List(ctx context.Context) ([]*Account, error)
 }
 
 // AccessKey is a long-term credential of a principal.
@@ -110,6 +114,87 @@ type AccessKey struct {
 type AccessKeys interface {
 	Insert(ctx context.Context, k *AccessKey) error
 	Get(ctx context.Context, id string) (*AccessKey, error)
+	// ListByPrincipal returns a principal's keys ordered by creation.
+	ListByPrincipal(ctx context.Context, principalARN string) ([]*AccessKey, error)
+	// SetStatus changes a key's status; ErrNotFound if there is no key.
+	SetStatus(ctx context.Context, id, status string) error
+	// Delete removes a key; ErrNotFound if there is none.
+	Delete(ctx context.Context, id string) error
+}
+
+// IAMPrincipal is an IAM user or role.
+type IAMPrincipal struct {
+	ARN               string
+	Account           string
+	Kind              string // "user" or "role"
+	Name              string
+	Path              string
+	UniqueID          string // AIDA... for users, AROA... for roles
+	TrustPolicy       string // roles: who may assume it
+	MaxSessionSeconds int
+	Description       string
+	CreatedAt         time.Time
+}
+
+// IAMPolicy is a customer managed policy.
+type IAMPolicy struct {
+	ARN         string
+	Account     string
+	Name        string
+	Path        string
+	PolicyID    string // ANPA...
+	Document    string
+	Description string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// IAMSession is a set of temporary credentials issued by AssumeRole.
+type IAMSession struct {
+	AccessKeyID  string // ASIA...
+	Account      string // the role's account
+	RoleARN      string
+	SessionName  string
+	SourceARN    string // who assumed the role
+	SecretSealed []byte
+	TokenHash    []byte // SHA-256 of the session token
+	Tags         []byte // JSON object of session tags
+	ExpiresAt    time.Time
+	CreatedAt    time.Time
+}
+
+// IAM stores principals, managed policies, their attachments and role
+// sessions.
+type IAM interface {
+	InsertPrincipal(ctx context.Context, p *IAMPrincipal) error
+	GetPrincipal(ctx context.Context, arn string) (*IAMPrincipal, error)
+	// FindPrincipal finds a user or role by account, kind and name.
+	FindPrincipal(ctx context.Context, account, kind, name string) (*IAMPrincipal, error)
+	ListPrincipals(ctx context.Context, account, kind string) ([]*IAMPrincipal, error)
+	UpdateTrustPolicy(ctx context.Context, arn, doc string) error
+	// DeletePrincipal removes a principal; ErrNotFound if there is none.
+	DeletePrincipal(ctx context.Context, arn string) error
+
+	InsertPolicy(ctx context.Context, p *IAMPolicy) error
+	GetPolicy(ctx context.Context, arn string) (*IAMPolicy, error)
+	ListPolicies(ctx context.Context, account string) ([]*IAMPolicy, error)
+	UpdatePolicy(ctx context.Context, arn, doc string, at time.Time) error
+	DeletePolicy(ctx context.Context, arn string) error
+
+	// Attach attaches a policy to a principal (ErrConflict if attached).
+	Attach(ctx context.Context, principalARN, policyARN string) error
+	// Detach removes an attachment; ErrNotFound if there is none.
+	Detach(ctx context.Context, principalARN, policyARN string) error
+	// Attached returns the ARNs of a principal's policies, ordered.
+	Attached(ctx context.Context, principalARN string) ([]string, error)
+	// AttachmentCount counts the principals a policy is attached to.
+	AttachmentCount(ctx context.Context, policyARN string) (int, error)
+
+	InsertSession(ctx context.Context, s *IAMSession) error
+	GetSession(ctx context.Context, accessKeyID string) (*IAMSession, error)
+	// DeleteExpiredSessions removes sessions that expired before now, at
+	// most limit, and returns how many.
+	DeleteExpiredSessions(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
 // CA is a certificate authority record.
@@ -710,4 +795,115 @@ type RotationFunctions interface {
 	Get(ctx context.Context, account, name string) (*RotationFunction, error)
 	List(ctx context.Context, account string) ([]*RotationFunction, error)
 	Delete(ctx context.Context, account, name string) error
+}
+
+// AuditEvent is one audit record: a CloudTrail event. Body is the record's
+// JSON exactly as its MAC covers it; the other fields copy some of its
+// fields into indexed columns for lookups.
+type AuditEvent struct {
+	Position    int64 // place in the chain, from 1
+	ID          string
+	Account     string // recipientAccountId; "" for a caller never authenticated
+	Time        time.Time
+	Name        string
+	Source      string
+	ReadOnly    bool
+	Username    string
+	AccessKeyID string
+	RequestID   string
+	ErrorCode   string
+	Resources   []AuditResource // written by Append; not returned by reads
+	Body        string
+	MAC         []byte
+}
+
+// AuditResource is a resource an audit record names.
+type AuditResource struct {
+	Type string // e.g. AWS::SecretsManager::Secret
+	Name string // usually an ARN
+}
+
+// AuditResourceRow is one row of the resource index: a resource of the
+// record at Position.
+type AuditResourceRow struct {
+	Position int64
+	Account  string
+	Time     time.Time
+	AuditResource
+}
+
+// AuditPending is a record written with the change it describes, waiting
+// for its call's outcome before it is chained. MAC is its own MAC.
+type AuditPending struct {
+	ID        string
+	Time      time.Time // the event's time
+	Body      string
+	MAC       []byte
+	CreatedAt time.Time
+}
+
+// AuditHead is the end of the audit chain: the last record's position and
+// MAC, and a tag over both.
+type AuditHead struct {
+	Position int64
+	MAC      []byte
+	Tag      []byte
+}
+
+// AuditQuery selects a page of an account's audit records, newest first.
+type AuditQuery struct {
+	Account string
+	From    time.Time // inclusive; zero: no bound
+	To      time.Time // inclusive; zero: no bound
+	// Attribute is "" or one of EventId, EventName, ReadOnly, Username,
+	// ResourceType, ResourceName, EventSource, AccessKeyId; records match
+	// when that field equals Value ("true" or "false" for ReadOnly).
+	Attribute string
+	Value     string
+	Before    *AuditCursor // nil: from the newest
+	Limit     int
+}
+
+// AuditCursor positions a listing just before (older than) a record.
+type AuditCursor struct {
+	Time     time.Time
+	Position int64
+}
+
+// AuditEvents stores the audit trail: chained records, the resources they
+// name, pending records, and the chain's head. Nothing here edits a
+// chained record.
+type AuditEvents interface {
+	// Append stores a chained record and its resource rows. A record whose
+	// ID is stored already is ErrConflict, and the transaction stays
+	// usable.
+	Append(ctx context.Context, e *AuditEvent) error
+	// InsertPending stores a pending record (ErrConflict if its ID is
+	// pending already; the transaction stays usable).
+	InsertPending(ctx context.Context, p *AuditPending) error
+	// DeletePending removes a pending record; ErrNotFound if there is none.
+	DeletePending(ctx context.Context, id string) error
+	// Pending returns up to limit pending records created at or before t,
+	// oldest first.
+	Pending(ctx context.Context, t time.Time, limit int) ([]*AuditPending, error)
+	// CreateHead stores the head of an empty chain (ErrConflict if there is
+	// one).
+	CreateHead(ctx context.Context, h *AuditHead) error
+	// LockHead returns the head and, where the engine has row locks, locks
+	// it until the transaction ends, so that appenders on several nodes
+	// take turns. ErrNotFound if there is no head.
+	LockHead(ctx context.Context) (*AuditHead, error)
+	// SetHead replaces the head.
+	SetHead(ctx context.Context, h *AuditHead) error
+	// Head reads the head without locking it (ErrNotFound if none).
+	Head(ctx context.Context) (*AuditHead, error)
+	// Get returns a chained record by ID.
+	Get(ctx context.Context, id string) (*AuditEvent, error)
+	// Query returns a page of chained records in (Time, Position)
+	// descending order. Cost grows with the page, not its depth.
+	Query(ctx context.Context, q AuditQuery) ([]*AuditEvent, error)
+	// EachChained streams the chained records in position order.
+	EachChained(ctx context.Context, fn func(*AuditEvent) error) error
+	// EachResource streams every resource row, in no particular order.
+	EachResource(ctx context.Context, fn func(AuditResourceRow) error) error
 }

@@ -46,7 +46,7 @@ func list(t *testing.T) map[string]*pkg {
 }
 
 // Domain packages: business rules only.
-var domain = []string{"internal/ca", "internal/certmgr", "internal/events", "internal/iam", "internal/kms", "internal/scheduler", "internal/secrets"}
+var domain = []string{"internal/audit", "internal/ca", "internal/certmgr", "internal/events", "internal/iam", "internal/kms", "internal/scheduler", "internal/secrets"}
 
 // Ports and pure helpers: below the domain.
 var ports = []string{"internal/pki", "internal/keys", "internal/store", "internal/seal", "internal/errs", "internal/clock", "internal/tagging"}

@@ -105,6 +105,23 @@ func TestAWSCLISecretsManagerAndKMS(t *testing.T) {
 	}
 }
 
+// TestAWSCLIAccessControl runs scripts/aws-cli-iam.sh: `sigil admin`
+// users, roles, policies and accounts; `aws sts`; ABAC and cross-account
+// sharing through the AWS CLI.
+func TestAWSCLIAccessControl(t *testing.T) {
+	sigiltest.Require(t, "python3", "python3")
+	cli := sigiltest.AWSCLIv2(t)
+	env := sigiltest.Start(t)
+	script := filepath.Join(sigiltest.ModuleRoot(), "scripts", "aws-cli-iam.sh")
+	cmd := exec.Command("bash", script, t.TempDir())
+	cmd.Env = append(os.Environ(), "ENDPOINT="+env.URL, "AWS_BIN="+cli, "SIGIL_BIN="+sigiltest.Binary(t),
+		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "iam OK") {
+		t.Fatalf("access control script failed: %v\n%s", err, out)
+	}
+}
+
 // TestFunctionCommand registers, lists and removes a rotation function with
 // `sigil function`, configured like the AWS CLI.
 func TestFunctionCommand(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -49,8 +50,15 @@ func TestKMSKeysAndEnvelopeEncryption(t *testing.T) {
 	if err != nil || managed.KeyMetadata.KeyManager != kmstypes.KeyManagerTypeAws {
 		t.Fatalf("managed key %v", err)
 	}
+	// An AWS managed key's policy lets its account only read it and use it
+	// through its service: changing it is refused by the key policy, even
+	// to the account's administrator, as on AWS.
 	_, err = km.DisableKey(ctx, &kms.DisableKeyInput{KeyId: managed.KeyMetadata.KeyId})
-	wantCode(t, err, "UnsupportedOperationException")
+	wantCode(t, err, "AccessDeniedException")
+	pol, err := km.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: managed.KeyMetadata.KeyId})
+	if err != nil || !strings.Contains(*pol.Policy, `"kms:ViaService":"secretsmanager.us-east-1.amazonaws.com"`) {
+		t.Fatalf("managed key policy %v", err)
+	}
 
 	// Aliases.
 	if _, err := km.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/app"), TargetKeyId: aws.String(id)}); err != nil {
@@ -150,17 +158,33 @@ func TestKMSKeysAndEnvelopeEncryption(t *testing.T) {
 	if _, err := km.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: aws.String(id)}); err != nil {
 		t.Fatal(err)
 	}
-	advance(t, env.URL, "2200h") // past the 90-day schedule: a scheduled rotation too
+	mid, _ := km.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(id), Plaintext: []byte("after on-demand")})
+	if bytes.Equal(enc.CiphertextBlob[37:41], mid.CiphertextBlob[37:41]) {
+		t.Fatal("a key rotated on demand must encrypt with new material")
+	}
+	// As on AWS, rotating on demand does not move the automatic schedule.
+	if st, err := km.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: aws.String(id)}); err != nil || !st.NextRotationDate.Equal(*rs.NextRotationDate) {
+		t.Fatalf("on-demand rotation moved the schedule: %v -> %+v %v", rs.NextRotationDate, st, err)
+	}
+	// Past the 90-day schedule the rotation job rotates it again.
+	advance(t, env.URL, "2200h")
+	waitFor(t, 20*time.Second, "the scheduled key rotation", func() bool {
+		st, err := km.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: aws.String(id)})
+		return err == nil && st.NextRotationDate.After(*rs.NextRotationDate)
+	})
 	enc2, _ := km.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(id), Plaintext: []byte("after")})
-	if bytes.Equal(enc.CiphertextBlob[37:41], enc2.CiphertextBlob[37:41]) {
-		t.Fatal("a rotated key must encrypt with new material")
+	if bytes.Equal(mid.CiphertextBlob[37:41], enc2.CiphertextBlob[37:41]) {
+		t.Fatal("a key rotated on schedule must encrypt with new material")
+	}
+	if o, err := km.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: mid.CiphertextBlob}); err != nil || string(o.Plaintext) != "after on-demand" {
+		t.Fatalf("ciphertext of the previous generation: %v", err)
 	}
 	if o, err := km.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: ec}); err != nil || string(o.Plaintext) != "hello" {
 		t.Fatalf("old ciphertext after rotation %v", err)
 	}
 
 	// Policies.
-	pol, err := km.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: aws.String(id)})
+	pol, err = km.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: aws.String(id)})
 	if err != nil || !strings.Contains(*pol.Policy, "arn:aws:iam::000000000000:root") {
 		t.Fatalf("default policy %v", err)
 	}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/acmpca/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
@@ -372,5 +371,4 @@ func TestRotationWebhookFunction(t *testing.T) {
 	if failed != 1 {
 		t.Fatalf("%d RotationFailed events, want 1", failed)
 	}
-	_ = types.CertificateAuthorityTypeRoot
 }

@@ -18,7 +18,7 @@ type ErrorTable struct {
 // unchanged for every service.
 var protocolCodes = map[errs.Code]bool{
 	codeMissingToken: true, codeIncomplete: true, codeInvalidSig: true, codeUnrecognized: true,
-	"UnknownOperationException": true, "SerializationException": true,
+	"UnknownOperationException": true, "SerializationException": true, "ExpiredTokenException": true,
 }
 
 var defaultTable = ErrorTable{}

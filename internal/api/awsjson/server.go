@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/sigilhq/sigil/internal/audit"
 	"github.com/sigilhq/sigil/internal/clock"
 	"github.com/sigilhq/sigil/internal/errs"
 	"github.com/sigilhq/sigil/internal/iam"
@@ -34,6 +35,8 @@ type Call struct {
 	Operation string
 	SourceIP  string
 	UserAgent string
+
+	response []byte // the JSON answered, for the audit record
 }
 
 // Handler runs one operation. It returns the output to encode as JSON (nil
@@ -43,9 +46,28 @@ type Handler func(ctx context.Context, c *Call) (any, error)
 // Service is the operation table of one AWS service.
 type Service struct {
 	TargetPrefix string // e.g. "ACMPrivateCA"
-	SigningName  string // e.g. "acm-pca"
-	Operations   map[string]Handler
-	Errors       ErrorTable
+	// TargetAliases are other prefixes clients send for the same service
+	// (the Go SDK sends CloudTrail's short "CloudTrail_20131101", botocore
+	// the full "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101").
+	TargetAliases []string
+	SigningName   string // e.g. "acm-pca"
+	Operations    map[string]Handler
+	Errors        ErrorTable
+	// EventSource is the eventSource of the service's audit records.
+	// Default: SIGNING-NAME.amazonaws.com, and for Sigil's native services
+	// (signing name "sigil") the target prefix without "Sigil", lower
+	// case, then ".sigil" (e.g. "functions.sigil").
+	EventSource string
+}
+
+func (svc *Service) eventSource() string {
+	switch {
+	case svc.EventSource != "":
+		return svc.EventSource
+	case svc.SigningName == "sigil":
+		return strings.ToLower(strings.TrimPrefix(svc.TargetPrefix, "Sigil")) + ".sigil"
+	}
+	return audit.EventSource(svc.SigningName)
 }
 
 // Authenticator finds the secret and principal of an access key.
@@ -61,6 +83,7 @@ type Server struct {
 	clock    clock.Clock
 	log      *slog.Logger
 	maxBody  int64
+	audit    *audit.Log
 }
 
 // Options configure a Server.
@@ -68,6 +91,8 @@ type Options struct {
 	Region       string
 	MaxBodyBytes int64 // default 4 MiB
 	Logger       *slog.Logger
+	// Audit records every call, allowed or not (nil: no audit trail).
+	Audit *audit.Log
 }
 
 // DefaultMaxBody bounds request bodies (a CA chain may be 2 MB of PEM,
@@ -83,9 +108,12 @@ func NewServer(auth Authenticator, clk clock.Clock, opts Options, services ...*S
 		opts.Logger = slog.Default()
 	}
 	s := &Server{services: map[string]*Service{}, verifier: &SigV4{Region: opts.Region}, auth: auth, clock: clk,
-		log: opts.Logger, maxBody: opts.MaxBodyBytes}
+		log: opts.Logger, maxBody: opts.MaxBodyBytes, audit: opts.Audit}
 	for _, svc := range services {
 		s.services[svc.TargetPrefix] = svc
+		for _, alias := range svc.TargetAliases {
+			s.services[alias] = svc
+		}
 	}
 	return s
 }
@@ -96,8 +124,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := uuid.NewString()
 	w.Header().Set("x-amzn-RequestId", reqID)
 	call := &Call{RequestID: reqID, SourceIP: sourceIP(r), UserAgent: r.UserAgent()}
+	var ac *audit.Call // nil-safe: no audit trail
+	if s.audit != nil {
+		var ctx context.Context
+		ctx, ac = s.audit.Begin(r.Context(), audit.Info{RequestID: reqID, SourceIP: call.SourceIP, UserAgent: call.UserAgent})
+		r = r.WithContext(ctx)
+	}
 	var svc *Service
 	status, code, err := s.serve(w, r, call, &svc)
+	if err != nil {
+		ac.SetErrorCode(code)
+	}
+	ac.Finish(call.response, err)
 	attrs := []slog.Attr{
 		slog.String("request_id", reqID), slog.String("service", call.Service), slog.String("operation", call.Operation),
 		slog.Int("status", status), slog.Duration("duration", time.Since(start)), slog.String("source_ip", call.SourceIP),
@@ -138,8 +176,20 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, call *Call, svcOu
 	}
 	call.Body = body
 
-	prefix, op, _ := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
+	// The operation follows the last dot (CloudTrail's prefix has dots).
+	target := r.Header.Get("X-Amz-Target")
+	prefix, op := target, ""
+	if i := strings.LastIndexByte(target, '.'); i >= 0 {
+		prefix, op = target[:i], target[i+1:]
+	}
 	svc := s.services[prefix]
+	ac := audit.FromContext(r.Context())
+	ac.SetRequest(body)
+	if svc != nil {
+		ac.SetOperation(svc.eventSource(), op)
+	} else {
+		ac.SetOperation("", op)
+	}
 	if svc == nil {
 		return fail(nil, errs.Coded(errs.Invalid, "UnknownOperationException", "Unknown X-Amz-Target %q.", r.Header.Get("X-Amz-Target")))
 	}
@@ -162,20 +212,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, call *Call, svcOu
 	if err != nil {
 		return fail(svc, err)
 	}
-	if sig.SecurityToken != "" {
-		// Temporary credentials come with STS; no session token is valid yet.
-		return fail(svc, authError(codeUnrecognized, "The security token included in the request is invalid."))
+	if err := CheckSessionToken(cred, sig.SecurityToken); err != nil {
+		return fail(svc, err)
 	}
 	if err := s.verifier.Verify(r, body, sig, cred.Secret); err != nil {
 		return fail(svc, err)
 	}
 	call.Principal = cred.Principal
+	ac.SetPrincipal(call.Principal)
 
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/x-amz-json-1.") && !strings.HasPrefix(ct, "application/json") {
 		return fail(svc, errs.Coded(errs.Invalid, "SerializationException", "Unsupported Content-Type %q; use application/x-amz-json-1.1.", ct))
 	}
 
-	out, err := handler(r.Context(), call)
+	ctx := iam.WithRequestInfo(r.Context(), iam.RequestInfo{SourceIP: call.SourceIP, SecureTransport: r.TLS != nil, UserAgent: call.UserAgent})
+	out, err := handler(ctx, call)
 	if err != nil {
 		return fail(svc, err)
 	}
@@ -185,6 +236,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, call *Call, svcOu
 	} else if payload, err = json.Marshal(out); err != nil {
 		return fail(svc, errs.Wrap(err, "encode response"))
 	}
+	call.response = payload
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("Content-Length", fmt.Sprint(len(payload)))
 	w.WriteHeader(http.StatusOK)

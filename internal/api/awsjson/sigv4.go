@@ -3,6 +3,7 @@ package awsjson
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"net/http"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sigilhq/sigil/internal/errs"
+	"github.com/sigilhq/sigil/internal/iam"
 )
 
 // SigV4 verifies AWS Signature Version 4 request signatures sent in the
@@ -339,4 +341,20 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// CheckSessionToken checks the X-Amz-Security-Token of a request against
+// its credential: temporary credentials (from sts:AssumeRole) need their
+// session token, and long-term keys take none.
+func CheckSessionToken(cred *iam.Credential, token string) error {
+	if cred.SessionTokenHash == nil {
+		if token != "" {
+			return authError(codeUnrecognized, "The security token included in the request is invalid.")
+		}
+		return nil
+	}
+	if token == "" || subtle.ConstantTimeCompare(iam.TokenHash(token), cred.SessionTokenHash) != 1 {
+		return authError(codeUnrecognized, "The security token included in the request is invalid.")
+	}
+	return nil
 }

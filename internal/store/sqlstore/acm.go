@@ -235,33 +235,16 @@ func (r acmRepo) Count(ctx context.Context, account, typ string) (int, error) {
 	return n, r.t.s.classify(err, "count ACM certificates")
 }
 
-func (r acmRepo) ids(ctx context.Context, what, q string, now time.Time, limit int) ([]string, error) {
-	rows, err := r.t.query(ctx, what, q, tm(now), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, r.t.s.classify(err, what)
-		}
-		out = append(out, id)
-	}
-	return out, r.t.s.classify(rows.Err(), what)
-}
-
 func (r acmRepo) RenewalDue(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	return r.ids(ctx, "list renewals due", qACMRenewalDue, now, limit)
+	return r.t.ids(ctx, "list renewals due", qACMRenewalDue, tm(now), limit)
 }
 
 func (r acmRepo) ExpiryEventDue(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	return r.ids(ctx, "list expiry events due", qACMExpiryEventDue, now, limit)
+	return r.t.ids(ctx, "list expiry events due", qACMExpiryEventDue, tm(now), limit)
 }
 
 func (r acmRepo) ExpiredDue(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	return r.ids(ctx, "list expired certificates", qACMExpiredDue, now, limit)
+	return r.t.ids(ctx, "list expired certificates", qACMExpiredDue, tm(now), limit)
 }
 
 func (r acmRepo) RescheduleExpiryEvents(ctx context.Context, account string, before time.Duration, after time.Time) error {
@@ -526,7 +509,7 @@ func (r acmRepo) Query(ctx context.Context, q store.CertQuery) ([]*store.ACMCert
 	b.sb.WriteString(" ORDER BY " + sf.expr + dir + ", c.id" + dir + " LIMIT ")
 	b.arg(q.Limit)
 
-	rows, err := r.t.tx.QueryContext(ctx, r.t.s.dialect.rebind(b.sb.String()), b.args...)
+	rows, err := r.t.conn().QueryContext(ctx, r.t.s.dialect.rebind(b.sb.String()), b.args...)
 	if err != nil {
 		return nil, r.t.s.classify(err, "query ACM certificates")
 	}

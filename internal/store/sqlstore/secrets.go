@@ -139,16 +139,7 @@ func (r kmsRepo) Delete(ctx context.Context, id string) error {
 			return err
 		}
 	}
-	res, err := r.t.exec(ctx, "delete KMS key", qKMSDelete, id)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return errs.Wrap(err, "delete KMS key")
-	} else if n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
+	return r.t.execOne(ctx, "delete KMS key", qKMSDelete, id)
 }
 
 func (r kmsRepo) DeletionDue(ctx context.Context, now time.Time, limit int) ([]string, error) {
@@ -157,6 +148,20 @@ func (r kmsRepo) DeletionDue(ctx context.Context, now time.Time, limit int) ([]s
 
 func (r kmsRepo) RotationDue(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	return r.t.ids(ctx, "list KMS key rotations due", qKMSRotationDue, tm(now), limit)
+}
+
+// execOne runs a statement that must touch a row: ErrNotFound otherwise.
+func (t *tx) execOne(ctx context.Context, what, query string, args ...any) error {
+	res, err := t.exec(ctx, what, query, args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return errs.Wrap(err, what)
+	} else if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
 }
 
 // ids runs a query returning one string column.
@@ -209,16 +214,7 @@ func (r kmsRepo) InsertAlias(ctx context.Context, a *store.KMSAlias) error {
 }
 
 func (r kmsRepo) UpdateAlias(ctx context.Context, a *store.KMSAlias) error {
-	res, err := r.t.exec(ctx, "update KMS alias", qKMSAliasUpdate, a.TargetKeyID, tm(a.UpdatedAt), a.Account, a.Name)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return errs.Wrap(err, "update KMS alias")
-	} else if n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
+	return r.t.execOne(ctx, "update KMS alias", qKMSAliasUpdate, a.TargetKeyID, tm(a.UpdatedAt), a.Account, a.Name)
 }
 
 func (r kmsRepo) GetAlias(ctx context.Context, account, name string) (*store.KMSAlias, error) {
@@ -230,16 +226,7 @@ func (r kmsRepo) GetAlias(ctx context.Context, account, name string) (*store.KMS
 }
 
 func (r kmsRepo) DeleteAlias(ctx context.Context, account, name string) error {
-	res, err := r.t.exec(ctx, "delete KMS alias", qKMSAliasDelete, account, name)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return errs.Wrap(err, "delete KMS alias")
-	} else if n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
+	return r.t.execOne(ctx, "delete KMS alias", qKMSAliasDelete, account, name)
 }
 
 func (r kmsRepo) Aliases(ctx context.Context, account, keyID, afterName string, limit int) ([]*store.KMSAlias, error) {
@@ -335,8 +322,6 @@ func (r secretRepo) Head(ctx context.Context, arn, account, name string) (*store
 
 func (t *tx) Secrets() store.Secrets { return secretRepo{t} }
 
-func nullStr(b []byte) string { return string(b) }
-
 func scanSecret(sc interface{ Scan(...any) error }) (*store.Secret, error) {
 	var s store.Secret
 	var rot int64
@@ -362,7 +347,7 @@ func scanSecret(sc interface{ Scan(...any) error }) (*store.Secret, error) {
 
 func (r secretRepo) Insert(ctx context.Context, s *store.Secret) error {
 	_, err := r.t.exec(ctx, "insert secret", qSecretInsert, s.ID, s.ARN, s.Account, s.Name, s.Description, s.KMSKeyID,
-		boolInt(s.RotationEnabled), s.RotationLambdaARN, nullStr(s.RotationRules), nullStr(s.Rotation),
+		boolInt(s.RotationEnabled), s.RotationLambdaARN, string(s.RotationRules), string(s.Rotation),
 		tm(s.RotationDueAt), tm(s.NextRotationAt), tm(s.LastRotatedAt), tm(s.LastChangedAt), tm(s.LastAccessedAt),
 		tm(s.DeletedAt), tm(s.PurgeAt), tm(s.CreatedAt), s.ResourcePolicy)
 	if err != nil {
@@ -394,7 +379,7 @@ func (r secretRepo) GetByName(ctx context.Context, account, name string) (*store
 
 func (r secretRepo) Update(ctx context.Context, s *store.Secret) error {
 	res, err := r.t.exec(ctx, "update secret", qSecretUpdate, s.Description, s.KMSKeyID, boolInt(s.RotationEnabled),
-		s.RotationLambdaARN, nullStr(s.RotationRules), nullStr(s.Rotation), tm(s.RotationDueAt), tm(s.NextRotationAt),
+		s.RotationLambdaARN, string(s.RotationRules), string(s.Rotation), tm(s.RotationDueAt), tm(s.NextRotationAt),
 		tm(s.LastRotatedAt), tm(s.LastChangedAt), tm(s.LastAccessedAt), tm(s.DeletedAt), tm(s.PurgeAt),
 		s.ResourcePolicy, s.ID, s.Version)
 	if err != nil {
@@ -413,16 +398,7 @@ func (r secretRepo) Delete(ctx context.Context, id string) error {
 			return err
 		}
 	}
-	res, err := r.t.exec(ctx, "delete secret", qSecretDelete, id)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return errs.Wrap(err, "delete secret")
-	} else if n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
+	return r.t.execOne(ctx, "delete secret", qSecretDelete, id)
 }
 
 func (r secretRepo) RotationDue(ctx context.Context, now time.Time, limit int) ([]string, error) {
@@ -499,30 +475,7 @@ func (r secretRepo) Versions(ctx context.Context, secretID string) ([]*store.Sec
 			v.Stages = append(v.Stages, stage)
 		}
 	}
-	for _, v := range out {
-		sortStages(v.Stages)
-	}
 	return out, nil
-}
-
-// sortStages orders labels: AWS's own first, then the rest by name.
-func sortStages(s []string) {
-	rank := func(l string) string {
-		switch l {
-		case "AWSCURRENT":
-			return "0"
-		case "AWSPREVIOUS":
-			return "1"
-		case "AWSPENDING":
-			return "2"
-		}
-		return "3" + l
-	}
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && rank(s[j]) < rank(s[j-1]); j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 func (r secretRepo) DeleteVersion(ctx context.Context, secretID, versionID string) error {
@@ -731,14 +684,5 @@ func (r functionRepo) List(ctx context.Context, account string) ([]*store.Rotati
 }
 
 func (r functionRepo) Delete(ctx context.Context, account, name string) error {
-	res, err := r.t.exec(ctx, "delete rotation function", qFunctionDelete, account, name)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return errs.Wrap(err, "delete rotation function")
-	} else if n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
+	return r.t.execOne(ctx, "delete rotation function", qFunctionDelete, account, name)
 }

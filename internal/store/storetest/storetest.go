@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -51,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"ACMQuery", testACMQuery},
 		{"ACMDue", testACMDue},
 		{"SettingsAndEvents", testSettingsAndEvents},
+		{"AuditEvents", testAuditEvents},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -1162,4 +1164,157 @@ func testSettingsAndEvents(t *testing.T, s store.Store) {
 	if strings.Join(got, ",") != "e0,e3,e1,e4,e2" {
 		t.Fatalf("events in order = %v", got)
 	}
+}
+
+func testAuditEvents(t *testing.T, s store.Store) {
+	const acct = "111122223333"
+	arn := func(i int) string { return fmt.Sprintf("arn:aws:kms:us-east-1:%s:key/k%d", acct, i) }
+	ev := func(pos int64, name string, at time.Time, res ...store.AuditResource) *store.AuditEvent {
+		return &store.AuditEvent{Position: pos, ID: fmt.Sprintf("id-%d", pos), Account: acct, Time: at, Name: name,
+			Source: "kms.amazonaws.com", ReadOnly: name == "Decrypt", Username: "alice", AccessKeyID: "AKIA1",
+			RequestID: fmt.Sprintf("r%d", pos), Body: fmt.Sprintf(`{"eventID":"id-%d"}`, pos), MAC: []byte{byte(pos)}, Resources: res}
+	}
+	keyRes := func(i int) store.AuditResource { return store.AuditResource{Type: "AWS::KMS::Key", Name: arn(i)} }
+	// Head: created once, locked, replaced.
+	update(t, s, func(tx store.Tx) error {
+		if _, err := tx.AuditEvents().Head(ctx); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("head of an empty store: %v", err)
+		}
+		if err := tx.AuditEvents().CreateHead(ctx, &store.AuditHead{MAC: []byte{}, Tag: []byte{1}}); err != nil {
+			return err
+		}
+		h, err := tx.AuditEvents().LockHead(ctx)
+		if err != nil || h.Position != 0 || !bytes.Equal(h.Tag, []byte{1}) {
+			t.Fatalf("locked head %+v %v", h, err)
+		}
+		return nil
+	})
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		return tx.AuditEvents().CreateHead(ctx, &store.AuditHead{MAC: []byte{}, Tag: []byte{2}})
+	}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second head: %v", err)
+	}
+	// Records, a duplicate that leaves the transaction usable, the head.
+	update(t, s, func(tx store.Tx) error {
+		a := tx.AuditEvents()
+		for i, e := range []*store.AuditEvent{
+			ev(1, "CreateKey", base, keyRes(1)),
+			ev(2, "Decrypt", base.Add(time.Second), keyRes(1)),
+			ev(3, "Decrypt", base.Add(time.Second), keyRes(2)),
+			ev(4, "ScheduleKeyDeletion", base.Add(2*time.Second), keyRes(2), store.AuditResource{Type: "AWS::KMS::Alias", Name: "arn:aws:kms:us-east-1:111122223333:alias/a"}),
+		} {
+			if err := a.Append(ctx, e); err != nil {
+				t.Fatalf("append %d: %v", i, err)
+			}
+		}
+		dup := ev(5, "Decrypt", base)
+		dup.ID = "id-2"
+		if err := a.Append(ctx, dup); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("duplicate ID: %v", err)
+		}
+		return a.SetHead(ctx, &store.AuditHead{Position: 4, MAC: []byte{4}, Tag: []byte{9}})
+	})
+	err := s.View(ctx, func(tx store.Tx) error {
+		a := tx.AuditEvents()
+		h, err := a.Head(ctx)
+		if err != nil || h.Position != 4 || !bytes.Equal(h.MAC, []byte{4}) {
+			t.Fatalf("head %+v %v", h, err)
+		}
+		got, err := a.Get(ctx, "id-3")
+		want := ev(3, "Decrypt", base.Add(time.Second))
+		want.Resources = nil
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("get: %+v %v, want %+v", got, err, want)
+		}
+		if _, err := a.Get(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("get missing: %v", err)
+		}
+		var order []int64
+		if err := a.EachChained(ctx, func(e *store.AuditEvent) error { order = append(order, e.Position); return nil }); err != nil {
+			return err
+		}
+		if fmt.Sprint(order) != "[1 2 3 4]" {
+			t.Fatalf("chain order %v", order)
+		}
+		var res []string
+		if err := a.EachResource(ctx, func(r store.AuditResourceRow) error {
+			res = append(res, fmt.Sprintf("%d %s %s %v", r.Position, r.Type, r.Name[len(r.Name)-2:], r.Time.Equal(base.Add(time.Duration(r.Position/2)*time.Second))))
+			return nil
+		}); err != nil {
+			return err
+		}
+		sort.Strings(res)
+		if fmt.Sprint(res) != "[1 AWS::KMS::Key k1 true 2 AWS::KMS::Key k1 true 3 AWS::KMS::Key k2 true 4 AWS::KMS::Alias /a true 4 AWS::KMS::Key k2 true]" {
+			t.Fatalf("resources %v", res)
+		}
+		query := func(q store.AuditQuery) string {
+			q.Account = acct
+			if q.Limit == 0 {
+				q.Limit = 10
+			}
+			es, err := a.Query(ctx, q)
+			if err != nil {
+				t.Fatalf("query %+v: %v", q, err)
+			}
+			var ps []int64
+			for _, e := range es {
+				ps = append(ps, e.Position)
+			}
+			return fmt.Sprint(ps)
+		}
+		for _, tc := range []struct {
+			q    store.AuditQuery
+			want string
+		}{
+			{store.AuditQuery{}, "[4 3 2 1]"},
+			{store.AuditQuery{Limit: 2}, "[4 3]"},
+			{store.AuditQuery{Before: &store.AuditCursor{Time: base.Add(time.Second), Position: 3}}, "[2 1]"},
+			{store.AuditQuery{From: base.Add(time.Second), To: base.Add(time.Second)}, "[3 2]"},
+			{store.AuditQuery{Attribute: "EventName", Value: "Decrypt"}, "[3 2]"},
+			{store.AuditQuery{Attribute: "ReadOnly", Value: "false"}, "[4 1]"},
+			{store.AuditQuery{Attribute: "EventId", Value: "id-4"}, "[4]"},
+			{store.AuditQuery{Attribute: "Username", Value: "alice", Limit: 1}, "[4]"},
+			{store.AuditQuery{Attribute: "AccessKeyId", Value: "AKIA2"}, "[]"},
+			{store.AuditQuery{Attribute: "EventSource", Value: "kms.amazonaws.com", From: base.Add(2 * time.Second)}, "[4]"},
+			{store.AuditQuery{Attribute: "ResourceName", Value: arn(1)}, "[2 1]"},
+			{store.AuditQuery{Attribute: "ResourceName", Value: arn(2), Before: &store.AuditCursor{Time: base.Add(2 * time.Second), Position: 4}}, "[3]"},
+			{store.AuditQuery{Attribute: "ResourceType", Value: "AWS::KMS::Alias"}, "[4]"},
+			{store.AuditQuery{Attribute: "ResourceType", Value: "AWS::KMS::Key", To: base}, "[1]"},
+		} {
+			if got := query(tc.q); got != tc.want {
+				t.Errorf("query %+v: %s, want %s", tc.q, got, tc.want)
+			}
+		}
+		if es, _ := a.Query(ctx, store.AuditQuery{Account: "999988887777", Limit: 10}); len(es) != 0 {
+			t.Fatalf("another account's query found %d records", len(es))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pending records.
+	update(t, s, func(tx store.Tx) error {
+		a := tx.AuditEvents()
+		for i := range 3 {
+			p := &store.AuditPending{ID: fmt.Sprintf("p%d", i), Time: base, Body: "{}", MAC: []byte{1}, CreatedAt: base.Add(time.Duration(i) * time.Minute)}
+			if err := a.InsertPending(ctx, p); err != nil {
+				return err
+			}
+		}
+		if err := a.InsertPending(ctx, &store.AuditPending{ID: "p1", Time: base, Body: "{}", MAC: []byte{1}, CreatedAt: base}); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("duplicate pending: %v", err)
+		}
+		if err := a.DeletePending(ctx, "p0"); err != nil {
+			return err
+		}
+		if err := a.DeletePending(ctx, "p0"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("delete missing pending: %v", err)
+		}
+		ps, err := a.Pending(ctx, base.Add(time.Minute), 10)
+		if err != nil || len(ps) != 1 || ps[0].ID != "p1" || !ps[0].Time.Equal(base) || ps[0].Body != "{}" || !ps[0].CreatedAt.Equal(base.Add(time.Minute)) {
+			t.Fatalf("pending: %+v %v", ps, err)
+		}
+		return nil
+	})
 }
