@@ -33,6 +33,11 @@ ARN=$(pca issue-certificate --certificate-authority-arn "$CA" --csr fileb://ca.c
   --template-arn arn:aws:acm-pca:::template/RootCACertificate/V1 --validity Value=10,Type=YEARS --query CertificateArn --output text)
 pca get-certificate --certificate-authority-arn "$CA" --certificate-arn "$ARN" --query Certificate --output text > ca.pem
 pca import-certificate-authority-certificate --certificate-authority-arn "$CA" --certificate fileb://ca.pem
+# Managed renewal acts as ACM's service principal: the CA must grant it.
+pca create-permission --certificate-authority-arn "$CA" --principal acm.amazonaws.com \
+  --actions IssueCertificate GetCertificate ListPermissions
+[ "$(pca list-permissions --certificate-authority-arn "$CA" --query 'Permissions[0].Principal' --output text)" = acm.amazonaws.com ] \
+  || fail "list-permissions does not show the ACM permission"
 
 # 2. Request a private certificate: Sigil makes the key, the CA signs.
 CERT=$(acm request-certificate --certificate-authority-arn "$CA" --domain-name app.internal \

@@ -3,8 +3,9 @@
 # (docs/access-control.md): a user limited to one CA and template, a role
 # whose sessions read only the secrets tagged with its env (ABAC through
 # sts assume-role), a second account reading a shared secret once the
-# secret's policy and its KMS key's policy both allow it, and the errors of
-# common mistakes. Run against `sigil serve --dev`.
+# secret's policy and its KMS key's policy both allow it, a CA shared with
+# that account through its resource policy, and the errors of common
+# mistakes. Run against `sigil serve --dev`.
 #
 #   ENDPOINT=http://127.0.0.1:8443 SIGIL_BIN=bin/sigil scripts/aws-cli-iam.sh [WORKDIR]
 set -euo pipefail
@@ -77,7 +78,36 @@ aws_ kms put-key-policy --key-id "$KEY" --policy-name default --policy "{\"Versi
 [ "$(as "$B_KEY" "$B_SECRET" "" aws_ secretsmanager get-secret-value --secret-id "$ARN" --query SecretString --output text)" = shared-pw ] \
   || fail "account B reads the shared secret"
 
-# 5. Mistakes get clear errors.
+# 5. A CA shared with the second account through its resource policy: B
+#    sees it under OTHER_ACCOUNTS and issues from it with the template the
+#    policy allows.
+pca() { aws_ acm-pca "$@"; }
+CA=$(pca create-certificate-authority --certificate-authority-type ROOT \
+  --certificate-authority-configuration '{"KeyAlgorithm":"EC_prime256v1","SigningAlgorithm":"SHA256WITHECDSA","Subject":{"CommonName":"Shared Root"}}' \
+  --query CertificateAuthorityArn --output text)
+pca get-certificate-authority-csr --certificate-authority-arn "$CA" --output text > ca.csr
+C=$(pca issue-certificate --certificate-authority-arn "$CA" --csr fileb://ca.csr --signing-algorithm SHA256WITHECDSA \
+  --template-arn arn:aws:acm-pca:::template/RootCACertificate/V1 --validity Value=5,Type=YEARS --query CertificateArn --output text)
+pca get-certificate --certificate-authority-arn "$CA" --certificate-arn "$C" --query Certificate --output text > ca.pem
+pca import-certificate-authority-certificate --certificate-authority-arn "$CA" --certificate fileb://ca.pem
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout b.key -subj /CN=b.example -out b.csr 2> /dev/null
+issue_as_b() { as "$B_KEY" "$B_SECRET" "" pca issue-certificate --certificate-authority-arn "$CA" --csr fileb://b.csr \
+  --signing-algorithm SHA256WITHECDSA --validity Value=7,Type=DAYS "$@"; }
+expect_error AccessDeniedException issue_as_b
+[ "$(as "$B_KEY" "$B_SECRET" "" pca list-certificate-authorities --resource-owner OTHER_ACCOUNTS --query 'length(CertificateAuthorities)')" = 0 ] \
+  || fail "B sees a CA shared with nobody"
+pca put-policy --resource-arn "$CA" --policy "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"$B\"},\"Action\":[\"acm-pca:IssueCertificate\"],\"Resource\":\"$CA\",\"Condition\":{\"StringEquals\":{\"acm-pca:TemplateArn\":\"arn:aws:acm-pca:::template/EndEntityCertificate/V1\"}}},{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"$B\"},\"Action\":[\"acm-pca:GetCertificate\",\"acm-pca:DescribeCertificateAuthority\"],\"Resource\":\"$CA\"}]}"
+[ "$(as "$B_KEY" "$B_SECRET" "" pca list-certificate-authorities --resource-owner OTHER_ACCOUNTS --query 'CertificateAuthorities[0].Arn' --output text)" = "$CA" ] \
+  || fail "B does not see the shared CA"
+BC=$(issue_as_b --query CertificateArn --output text)
+as "$B_KEY" "$B_SECRET" "" pca get-certificate --certificate-authority-arn "$CA" --certificate-arn "$BC" --query Certificate --output text > b.pem
+openssl verify -CAfile ca.pem b.pem > /dev/null || fail "B's certificate does not verify against A's CA"
+expect_error AccessDeniedException issue_as_b --template-arn arn:aws:acm-pca:::template/EndEntityClientAuthCertificate/V1
+expect_error InvalidPolicyException pca put-policy --resource-arn "$CA" --policy '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"acm-pca:GetCertificate","Resource":"*"}]}'
+pca delete-policy --resource-arn "$CA"
+expect_error AccessDeniedException issue_as_b
+
+# 6. Mistakes get clear errors.
 expect_error MalformedPolicyDocument admin policy create bad --document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"nocolon","Resource":"*"}]}'
 expect_error EntityAlreadyExists admin user create ci
 expect_error DeleteConflict admin user delete ci

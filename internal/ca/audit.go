@@ -53,7 +53,7 @@ func (s *Service) CreateAuditReport(ctx context.Context, p iam.Principal, caARN,
 	if err != nil {
 		return "", "", err
 	}
-	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "acm-pca:CreateCertificateAuthorityAuditReport", Resource: caARN}); err != nil {
+	if err := s.authorizeCA(ctx, p, caID, iam.Request{Action: "acm-pca:CreateCertificateAuthorityAuditReport", Resource: caARN}); err != nil {
 		return "", "", err
 	}
 	switch {
@@ -246,7 +246,7 @@ func (s *Service) DescribeAuditReport(ctx context.Context, p iam.Principal, caAR
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "acm-pca:DescribeCertificateAuthorityAuditReport", Resource: caARN}); err != nil {
+	if err := s.authorizeCA(ctx, p, caID, iam.Request{Action: "acm-pca:DescribeCertificateAuthorityAuditReport", Resource: caARN}); err != nil {
 		return nil, err
 	}
 	if id == "" {

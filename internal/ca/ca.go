@@ -178,6 +178,7 @@ type Service struct {
 	log      *slog.Logger
 	issuer   issuerCache
 	recs     recordCache
+	policies policyCache
 	parts    partitioner
 	ocsp     ocspState
 	crls     crlCache

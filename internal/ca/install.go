@@ -49,7 +49,7 @@ func (s *Service) ImportCertificate(ctx context.Context, p iam.Principal, arn st
 	if err != nil {
 		return err
 	}
-	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "acm-pca:ImportCertificateAuthorityCertificate", Resource: arn}); err != nil {
+	if err := s.authorizeCA(ctx, p, id, iam.Request{Action: "acm-pca:ImportCertificateAuthorityCertificate", Resource: arn}); err != nil {
 		return err
 	}
 	if len(certPEM) == 0 {

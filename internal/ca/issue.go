@@ -82,7 +82,7 @@ func (s *Service) prepareIssue(ctx context.Context, p iam.Principal, in IssueInp
 	if template == "" {
 		template = DefaultTemplateARN
 	}
-	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "acm-pca:IssueCertificate", Resource: in.CAARN,
+	if err := s.authorizeCA(ctx, p, id, iam.Request{Action: "acm-pca:IssueCertificate", Resource: in.CAARN,
 		Context: map[string][]string{"acm-pca:TemplateArn": {template}}}); err != nil {
 		return nil, err
 	}
@@ -368,7 +368,7 @@ func (s *Service) GetCertificate(ctx context.Context, p iam.Principal, caARN, ce
 	if owner != caARN {
 		return nil, nil, invalidArn("The certificate %s was not issued by %s.", certARNStr, caARN)
 	}
-	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "acm-pca:GetCertificate", Resource: caARN}); err != nil {
+	if err := s.authorizeCA(ctx, p, id, iam.Request{Action: "acm-pca:GetCertificate", Resource: caARN}); err != nil {
 		return nil, nil, err
 	}
 	var rec *store.CA

@@ -27,7 +27,7 @@ func (s *Service) get(ctx context.Context, p iam.Principal, action, arn string) 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authz.Authorize(ctx, p, iam.Request{Action: action, Resource: arn}); err != nil {
+	if err := s.authorizeCA(ctx, p, id, iam.Request{Action: action, Resource: arn}); err != nil {
 		return nil, err
 	}
 	var rec *store.CA
@@ -94,12 +94,13 @@ func (s *Service) List(ctx context.Context, p iam.Principal, in ListInput) (*Lis
 	if in.MaxResults != 0 && (in.MaxResults < 1 || in.MaxResults > 1000) {
 		return nil, validation("maxResults", in.MaxResults, "Member must have value between 1 and 1000")
 	}
+	shared := false
 	switch in.ResourceOwner {
 	case "", "SELF":
 	case "OTHER_ACCOUNTS":
-		// Sharing CAs across accounts arrives with resource policies; until
-		// then no other account's CA is visible.
-		return &ListOutput{}, nil
+		// CAs of other accounts whose resource policy names this account
+		// (Sigil's stand-in for a RAM share).
+		shared = true
 	default:
 		return nil, enumValidation("resourceOwner", in.ResourceOwner, []string{"SELF", "OTHER_ACCOUNTS"})
 	}
@@ -108,6 +109,9 @@ func (s *Service) List(ctx context.Context, p iam.Principal, in ListInput) (*Lis
 		limit = in.MaxResults
 	}
 	scope := "acm-pca:ListCertificateAuthorities:" + p.Account
+	if shared {
+		scope += ":OTHER_ACCOUNTS"
+	}
 	tok, err := decodeToken(in.NextToken, scope)
 	if err != nil {
 		return nil, err
@@ -121,7 +125,11 @@ func (s *Service) List(ctx context.Context, p iam.Principal, in ListInput) (*Lis
 	var recs []*store.CA
 	err = s.store.View(ctx, func(tx store.Tx) (err error) {
 		// One extra row tells whether another page exists.
-		recs, err = tx.CAs().List(ctx, p.Account, cursor, limit+1)
+		if shared {
+			recs, err = tx.CAAccess().ListShared(ctx, p.Account, cursor, limit+1)
+		} else {
+			recs, err = tx.CAs().List(ctx, p.Account, cursor, limit+1)
+		}
 		return err
 	})
 	if err != nil {
@@ -158,7 +166,7 @@ func (s *Service) Update(ctx context.Context, p iam.Principal, in UpdateInput) e
 	if err != nil {
 		return err
 	}
-	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "acm-pca:UpdateCertificateAuthority", Resource: in.ARN}); err != nil {
+	if err := s.authorizeCA(ctx, p, id, iam.Request{Action: "acm-pca:UpdateCertificateAuthority", Resource: in.ARN}); err != nil {
 		return err
 	}
 	switch in.Status {
@@ -218,7 +226,7 @@ func (s *Service) Delete(ctx context.Context, p iam.Principal, arn string, days 
 	if err != nil {
 		return err
 	}
-	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "acm-pca:DeleteCertificateAuthority", Resource: arn}); err != nil {
+	if err := s.authorizeCA(ctx, p, id, iam.Request{Action: "acm-pca:DeleteCertificateAuthority", Resource: arn}); err != nil {
 		return err
 	}
 	window := DefaultDeletionDays
@@ -256,7 +264,7 @@ func (s *Service) Restore(ctx context.Context, p iam.Principal, arn string) erro
 	if err != nil {
 		return err
 	}
-	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "acm-pca:RestoreCertificateAuthority", Resource: arn}); err != nil {
+	if err := s.authorizeCA(ctx, p, id, iam.Request{Action: "acm-pca:RestoreCertificateAuthority", Resource: arn}); err != nil {
 		return err
 	}
 	return s.mutate(ctx, id, arn, func(rec *store.CA, now time.Time) error {

@@ -37,7 +37,7 @@ func (s *Service) Revoke(ctx context.Context, p iam.Principal, caARN, serial, re
 	if err != nil {
 		return err
 	}
-	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "acm-pca:RevokeCertificate", Resource: caARN}); err != nil {
+	if err := s.authorizeCA(ctx, p, id, iam.Request{Action: "acm-pca:RevokeCertificate", Resource: caARN}); err != nil {
 		return err
 	}
 	switch {

@@ -98,7 +98,7 @@ func (s *Service) changeTags(ctx context.Context, p iam.Principal, action, arn s
 	if err != nil {
 		return err
 	}
-	if err := s.authz.Authorize(ctx, p, iam.Request{Action: action, Resource: arn}); err != nil {
+	if err := s.authorizeCA(ctx, p, id, iam.Request{Action: action, Resource: arn}); err != nil {
 		return err
 	}
 	return s.store.Update(ctx, func(tx store.Tx) error {
@@ -133,7 +133,7 @@ func (s *Service) ListTags(ctx context.Context, p iam.Principal, arn string, max
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authz.Authorize(ctx, p, iam.Request{Action: "acm-pca:ListTags", Resource: arn}); err != nil {
+	if err := s.authorizeCA(ctx, p, id, iam.Request{Action: "acm-pca:ListTags", Resource: arn}); err != nil {
 		return nil, err
 	}
 	if maxResults == 0 {

@@ -42,15 +42,14 @@ const (
 
 // Validity and timing of private certificates, as on AWS.
 const (
-	PrivateValidity       = 395 * 24 * time.Hour
-	RenewBefore           = 60 * 24 * time.Hour
-	DefaultDaysBeforeExp  = 45
-	IdempotencyWindow     = time.Hour
-	MaxTags               = 50
-	MaxNames              = 100 // domain names per certificate (AWS's hard limit)
-	renewalRetry          = 6 * time.Hour
-	settingDaysBeforeExp  = "acm.expiry-events.days-before-expiry"
-	serviceRoleNameSuffix = ":role/aws-service-role/acm.amazonaws.com/AWSServiceRoleForCertificateManager"
+	PrivateValidity      = 395 * 24 * time.Hour
+	RenewBefore          = 60 * 24 * time.Hour
+	DefaultDaysBeforeExp = 45
+	IdempotencyWindow    = time.Hour
+	MaxTags              = 50
+	MaxNames             = 100 // domain names per certificate (AWS's hard limit)
+	renewalRetry         = 6 * time.Hour
+	settingDaysBeforeExp = "acm.expiry-events.days-before-expiry"
 )
 
 // Precise error codes of this service. The ACM adapter maps them to wire
@@ -177,10 +176,12 @@ func keyContext(c *store.ACMCertificate, region string) []byte {
 	return b
 }
 
-// servicePrincipal is the identity background work acts as within an
-// account: Certificate Manager's service-linked role.
+// servicePrincipal is the identity managed renewal acts as within an
+// account: Certificate Manager's service-linked role. As on AWS, a CA of
+// the same account must grant it a permission (CreatePermission) and a CA
+// of another account must name the account in its policy.
 func servicePrincipal(account string) iam.Principal {
-	return iam.Principal{Account: account, ARN: "arn:aws:iam::" + account + serviceRoleNameSuffix, Admin: true}
+	return iam.ServiceLinkedRole(iam.ACMService, account)
 }
 
 // validation is a constraint violation on an input field, worded as AWS

@@ -71,7 +71,18 @@ func newEnv(t testing.TB, caYears int64) *env {
 	e := &env{pca: pca, clk: clk, store: st, lint: linter, kr: kr}
 	e.svc = certmgr.New(st, pca, kr, authz, clk, certmgr.Options{Region: "us-east-1"})
 	e.caARN, e.root = e.newRoot(t, caYears)
+	e.grantACM(t)
 	return e
+}
+
+// grantACM lets Certificate Manager's service principal issue from the
+// CA, which managed renewal needs.
+func (e *env) grantACM(t testing.TB) {
+	t.Helper()
+	if err := e.pca.CreatePermission(ctx, admin, ca.CreatePermissionInput{CAARN: e.caARN, Principal: iam.ACMService,
+		Actions: []string{"IssueCertificate", "GetCertificate", "ListPermissions"}}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (e *env) newRoot(t testing.TB, years int64) (string, *x509.Certificate) {
@@ -464,6 +475,36 @@ func TestRenewalFailureAndRetry(t *testing.T) {
 	}
 	if d := e.describe(t, arn); d.Renewal.Status != "SUCCESS" || d.Renewal.Reason != "" {
 		t.Fatalf("after retry: %+v", d.Renewal)
+	}
+}
+
+// TestRenewalNeedsCAPermission: managed renewal acts as ACM's service
+// principal, which a CA of the same account must have granted a
+// permission to, as on AWS.
+func TestRenewalNeedsCAPermission(t *testing.T) {
+	e := newEnv(t, 10)
+	arn := e.exportedCert(t, "permission.internal")
+	before := e.leaf(t, arn)
+	if err := e.pca.DeletePermission(ctx, admin, e.caARN, iam.ACMService, ""); err != nil {
+		t.Fatal(err)
+	}
+	err := e.svc.Renew(ctx, admin, arn)
+	if err != nil {
+		t.Fatal(err) // the renewal is recorded as FAILED, not refused
+	}
+	d := e.describe(t, arn)
+	if d.Renewal == nil || d.Renewal.Status != "FAILED" || d.Renewal.Reason != "PCA_ACCESS_DENIED" {
+		t.Fatalf("renewal without a permission: %+v", d.Renewal)
+	}
+	if e.leaf(t, arn).SerialNumber.Cmp(before.SerialNumber) != 0 {
+		t.Fatal("a refused renewal changed the certificate")
+	}
+	e.grantACM(t)
+	if err := e.svc.Renew(ctx, admin, arn); err != nil {
+		t.Fatal(err)
+	}
+	if d := e.describe(t, arn); d.Renewal.Status != "SUCCESS" || e.leaf(t, arn).SerialNumber.Cmp(before.SerialNumber) == 0 {
+		t.Fatalf("renewal with the permission: %+v", d.Renewal)
 	}
 }
 

@@ -144,6 +144,13 @@ func (s *Service) Authorize(ctx context.Context, p Principal, r Request) error {
 	return nil
 }
 
+// Denied is the AccessDeniedException for a principal refused an action on
+// a resource, for services that refuse on grounds of their own (a missing
+// Private CA permission).
+func Denied(p Principal, action, resource string) error {
+	return denied(p, Request{Action: action, Resource: resource})
+}
+
 func denied(p Principal, r Request) error {
 	who := p.ARN
 	if who == "" {
@@ -161,6 +168,9 @@ func (s *Service) identityDecision(ctx context.Context, p Principal, req *policy
 	}
 	if p.Type == PrincipalService {
 		return policy.NoMatch, nil
+	}
+	if pol := serviceRolePolicy(p); pol != nil {
+		return pol.Evaluate(req), nil
 	}
 	list, err := s.identityPolicies(ctx, p)
 	if err != nil {

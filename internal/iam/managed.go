@@ -38,3 +38,54 @@ var managedPolicies = func() map[string]*policy.Policy {
 
 // managedPolicy returns a compiled AWS managed policy, or nil.
 func managedPolicy(arn string) *policy.Policy { return managedPolicies[arn] }
+
+// Service-linked roles: the identities AWS services act as inside an
+// account (ACM renewing a private certificate from another account's CA).
+// Their permissions policies are AWS's, fixed in code.
+const ACMService = "acm.amazonaws.com"
+
+var serviceRoleNames = map[string]string{ACMService: "AWSServiceRoleForCertificateManager"}
+
+var serviceRoleDocs = map[string]string{
+	ACMService: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["acm-pca:IssueCertificate","acm-pca:GetCertificate",` +
+		`"acm-pca:DescribeCertificateAuthority","acm-pca:GetCertificateAuthorityCertificate"],"Resource":"*"}]}`,
+}
+
+var serviceRolePolicies = func() map[string]*policy.Policy {
+	m := make(map[string]*policy.Policy, len(serviceRoleDocs))
+	for svc, doc := range serviceRoleDocs {
+		p, err := policy.Parse(doc, policy.Identity)
+		if err != nil {
+			panic("service-linked role policy of " + svc + ": " + err.Error())
+		}
+		m[svc] = p
+	}
+	return m
+}()
+
+// ServiceLinkedRole returns the principal a service acts as in an account:
+// a session of the service's service-linked role, which resource policies
+// can name through the account (as on AWS). Only Sigil's own code builds
+// it; no credentials map to it.
+func ServiceLinkedRole(service, account string) Principal {
+	name := serviceRoleNames[service]
+	if name == "" {
+		name = "AWSServiceRoleFor" + service
+	}
+	role := "arn:aws:iam::" + account + ":role/aws-service-role/" + service + "/" + name
+	return Principal{Account: account, Type: PrincipalAssumedRole, RoleARN: role, SessionName: service,
+		ARN: "arn:aws:sts::" + account + ":assumed-role/" + name + "/" + service, ID: "AROASERVICE:" + service, Service: service}
+}
+
+// serviceRolePolicy returns the permissions of a service-linked role
+// session, or nil when p is not one.
+func serviceRolePolicy(p Principal) *policy.Policy {
+	if p.Service == "" || p.Type != PrincipalAssumedRole {
+		return nil
+	}
+	pol := serviceRolePolicies[p.Service]
+	if pol == nil || p.RoleARN != ServiceLinkedRole(p.Service, p.Account).RoleARN {
+		return nil
+	}
+	return pol
+}

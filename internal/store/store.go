@@ -55,6 +55,7 @@ type Tx interface {
 	AccessKeys() AccessKeys
 	IAM() IAM
 	CAs() CAs
+	CAAccess() CAAccess
 	Certificates() Certificates
 	Tags() Tags
 	Idempotency() Idempotency
@@ -254,6 +255,41 @@ type CAs interface {
 	// DeletedBefore returns up to limit IDs of DELETED CAs whose restore
 	// window ended before t.
 	DeletedBefore(ctx context.Context, t time.Time, limit int) ([]string, error)
+}
+
+// CAPermission lets a service principal act on a CA of the same account
+// (Private CA's CreatePermission).
+type CAPermission struct {
+	CAID          string
+	Principal     string // e.g. acm.amazonaws.com
+	SourceAccount string // "" when not given
+	Actions       []string
+	CreatedAt     time.Time
+}
+
+// CAAccess stores who may use a CA besides its account's own identities:
+// its resource policy, the accounts that policy names (its grantees), and
+// permissions for service principals. Delete of a CA removes them.
+type CAAccess interface {
+	// PutPolicy sets a CA's resource policy and replaces its grantee
+	// accounts.
+	PutPolicy(ctx context.Context, caID, policy string, grantees []string, at time.Time) error
+	// GetPolicy returns a CA's policy; ErrNotFound when it has none.
+	GetPolicy(ctx context.Context, caID string) (string, error)
+	// DeletePolicy removes a CA's policy and grantees; ErrNotFound when it
+	// has none.
+	DeletePolicy(ctx context.Context, caID string) error
+	// ListShared returns up to limit CAs whose policy names account,
+	// ordered by (CreatedAt, ID), starting after the cursor.
+	ListShared(ctx context.Context, account string, after *CACursor, limit int) ([]*CA, error)
+	// InsertPermission stores a permission; ErrConflict when the CA already
+	// has one for the principal.
+	InsertPermission(ctx context.Context, p *CAPermission) error
+	// Permissions returns a CA's permissions ordered by principal.
+	Permissions(ctx context.Context, caID string) ([]*CAPermission, error)
+	// DeletePermission removes the CA's permission for a principal;
+	// ErrNotFound when there is none.
+	DeletePermission(ctx context.Context, caID, principal string) error
 }
 
 // Certificate is a certificate issued by a CA.

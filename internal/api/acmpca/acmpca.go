@@ -34,6 +34,12 @@ type CA interface {
 	Revoke(ctx context.Context, p iam.Principal, caARN, serial, reason string) error
 	CreateAuditReport(ctx context.Context, p iam.Principal, caARN, bucket, format string) (string, string, error)
 	DescribeAuditReport(ctx context.Context, p iam.Principal, caARN, id string) (*ca.AuditReport, error)
+	PutPolicy(ctx context.Context, p iam.Principal, arn, policy string) error
+	GetPolicy(ctx context.Context, p iam.Principal, arn string) (string, error)
+	DeletePolicy(ctx context.Context, p iam.Principal, arn string) error
+	CreatePermission(ctx context.Context, p iam.Principal, in ca.CreatePermissionInput) error
+	ListPermissions(ctx context.Context, p iam.Principal, arn string, max int, next string) ([]*ca.Permission, string, error)
+	DeletePermission(ctx context.Context, p iam.Principal, arn, principal, sourceAccount string) error
 }
 
 var _ CA = (*ca.Service)(nil)
@@ -53,6 +59,8 @@ var Errors = awsjson.ErrorTable{
 		ca.CodeConcurrentModify:     "ConcurrentModificationException",
 		ca.CodeAlreadyProcessed:     "RequestAlreadyProcessedException",
 		ca.CodeInProgress:           "RequestInProgressException",
+		ca.CodeInvalidPolicy:        "InvalidPolicyException",
+		ca.CodePermissionExists:     "PermissionAlreadyExistsException",
 	},
 	ByKind: map[errs.Kind]string{
 		errs.NotFound: "ResourceNotFoundException",
@@ -86,6 +94,12 @@ func Service(svc CA) *awsjson.Service {
 			"RevokeCertificate":                       awsjson.Op(h.revoke),
 			"CreateCertificateAuthorityAuditReport":   awsjson.Op(h.createAuditReport),
 			"DescribeCertificateAuthorityAuditReport": awsjson.Op(h.describeAuditReport),
+			"PutPolicy":                               awsjson.Op(h.putPolicy),
+			"GetPolicy":                               awsjson.Op(h.getPolicy),
+			"DeletePolicy":                            awsjson.Op(h.deletePolicy),
+			"CreatePermission":                        awsjson.Op(h.createPermission),
+			"ListPermissions":                         awsjson.Op(h.listPermissions),
+			"DeletePermission":                        awsjson.Op(h.deletePermission),
 		},
 	}
 }

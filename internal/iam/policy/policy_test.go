@@ -404,3 +404,29 @@ func TestDecisionString(t *testing.T) {
 		t.Fatal("Kind.String")
 	}
 }
+
+func TestGrantees(t *testing.T) {
+	for _, c := range []struct {
+		doc      string
+		accounts []string
+		everyone bool
+	}{
+		{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["111111111111","arn:aws:iam::222222222222:root"]},"Action":"acm-pca:IssueCertificate","Resource":"*"},
+			{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::333333333333:role/issuer"},"Action":"acm-pca:GetCertificate","Resource":"*"},
+			{"Effect":"Deny","Principal":{"AWS":"444444444444"},"Action":"*","Resource":"*"},
+			{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"acm-pca:ListTags","Resource":"*"}]}`,
+			[]string{"111111111111", "222222222222", "333333333333"}, false},
+		{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"acm-pca:GetCertificate","Resource":"*"}]}`, nil, true},
+		{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"111111111111"},"Action":"acm-pca:GetCertificate","Resource":"*"}]}`, nil, true},
+		{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"acm.amazonaws.com"},"Action":"acm-pca:GetCertificate","Resource":"*"}]}`, nil, false},
+	} {
+		p, err := Parse(c.doc, Resource)
+		if err != nil {
+			t.Fatal(err)
+		}
+		accounts, everyone := p.Grantees()
+		if strings.Join(accounts, ",") != strings.Join(c.accounts, ",") || everyone != c.everyone {
+			t.Errorf("%s: %v %v, want %v %v", c.doc, accounts, everyone, c.accounts, c.everyone)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"sort"
 	"strings"
 )
 
@@ -212,4 +213,38 @@ func validService(s string) bool {
 		}
 	}
 	return true
+}
+
+// Grantees returns the accounts that the policy's Allow statements name as
+// principals — directly, as arn:...:iam::ACCOUNT:root, or through a user,
+// role or session ARN in the account — sorted and without duplicates, and
+// whether an Allow statement admits every principal ("*", or a
+// NotPrincipal). Services use it to show a resource shared by its policy
+// in the grantee accounts' listings.
+func (p *Policy) Grantees() (accounts []string, everyone bool) {
+	seen := map[string]bool{}
+	for i := range p.stmts {
+		st := &p.stmts[i]
+		if st.deny || st.principal == nil {
+			continue
+		}
+		if st.notPrincipal || st.principal.any {
+			everyone = true
+			continue
+		}
+		for _, a := range st.principal.accounts {
+			seen[a] = true
+		}
+		for _, arn := range st.principal.arns {
+			// arn:PARTITION:SERVICE::ACCOUNT:RESOURCE
+			if parts := strings.SplitN(arn, ":", 6); len(parts) == 6 {
+				seen[parts[4]] = true
+			}
+		}
+	}
+	for a := range seen {
+		accounts = append(accounts, a)
+	}
+	sort.Strings(accounts)
+	return accounts, everyone
 }

@@ -31,7 +31,7 @@ import (
 
 // dumpTables lists the tables in an order that satisfies foreign keys.
 var dumpTables = []string{"meta", "accounts", "access_keys", "iam_principals", "iam_policies", "iam_attachments", "iam_sessions", "certificate_authorities", "certificates", "tags", "idempotency",
-	"crls", "crl_files", "ca_sequences", "ocsp_responders", "audit_reports",
+	"crls", "crl_files", "ca_sequences", "ocsp_responders", "audit_reports", "ca_policies", "ca_policy_grantees", "ca_permissions",
 	"acm_certificates", "acm_certificate_names", "account_settings", "events",
 	"kms_keys", "kms_key_materials", "kms_aliases", "secrets", "secret_versions", "secret_stages", "rotation_functions",
 	"audit_events", "audit_event_resources", "audit_pending", "audit_chain"}

@@ -288,16 +288,21 @@ func (r caRepo) List(ctx context.Context, account string, after *store.CACursor,
 	if err != nil {
 		return nil, err
 	}
+	return r.t.scanCAs(rows, "list certificate authorities")
+}
+
+// scanCAs reads every CA of rows and closes them.
+func (t *tx) scanCAs(rows *sql.Rows, what string) ([]*store.CA, error) {
 	defer rows.Close()
 	var out []*store.CA
 	for rows.Next() {
 		c, err := scanCA(rows)
 		if err != nil {
-			return nil, r.t.s.classify(err, "scan certificate authority")
+			return nil, t.s.classify(err, "scan certificate authority")
 		}
 		out = append(out, c)
 	}
-	return out, r.t.s.classify(rows.Err(), "list certificate authorities")
+	return out, t.s.classify(rows.Err(), what)
 }
 
 func (r caRepo) Each(ctx context.Context, fn func(*store.CA) error) error {
@@ -332,7 +337,8 @@ func (r caRepo) Delete(ctx context.Context, id string) error {
 	if _, err := r.t.exec(ctx, "delete tags", qTagsDeleteAll, arn); err != nil {
 		return err
 	}
-	for _, q := range []string{qCADeleteCertificates, qCADeleteCRLs, qCADeleteCRLFiles, qCADeleteSequences, qCADeleteResponder, qCADeleteReports} {
+	for _, q := range []string{qCADeleteCertificates, qCADeleteCRLs, qCADeleteCRLFiles, qCADeleteSequences, qCADeleteResponder, qCADeleteReports,
+		qCAGranteesDelete, qCAPolicyDelete, qCAPermissionsDeleteAll} {
 		if _, err := r.t.exec(ctx, "delete certificate authority data", q, id); err != nil {
 			return err
 		}

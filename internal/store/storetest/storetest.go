@@ -53,6 +53,7 @@ func Run(t *testing.T, open Opener) {
 		{"ACMDue", testACMDue},
 		{"SettingsAndEvents", testSettingsAndEvents},
 		{"AuditEvents", testAuditEvents},
+		{"CAAccess", testCAAccess},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -1314,6 +1315,81 @@ func testAuditEvents(t *testing.T, s store.Store) {
 		ps, err := a.Pending(ctx, base.Add(time.Minute), 10)
 		if err != nil || len(ps) != 1 || ps[0].ID != "p1" || !ps[0].Time.Equal(base) || ps[0].Body != "{}" || !ps[0].CreatedAt.Equal(base.Add(time.Minute)) {
 			t.Fatalf("pending: %+v %v", ps, err)
+		}
+		return nil
+	})
+}
+
+func testCAAccess(t *testing.T, s store.Store) {
+	mine, other := "111111111111", "222222222222"
+	for i, id := range []string{"ca-a", "ca-b", "ca-c"} {
+		c := newCA(id, mine, base.Add(time.Duration(i)*time.Second))
+		update(t, s, func(tx store.Tx) error { return tx.CAs().Insert(ctx, c) })
+	}
+	s.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.CAAccess().GetPolicy(ctx, "ca-a"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("policy of a CA without one: %v", err)
+		}
+		return nil
+	})
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.CAAccess().DeletePolicy(ctx, "ca-a") }); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("delete of a missing policy: %v", err)
+	}
+	update(t, s, func(tx store.Tx) error {
+		for _, id := range []string{"ca-c", "ca-a", "ca-b"} {
+			if err := tx.CAAccess().PutPolicy(ctx, id, "p1-"+id, []string{other, "333333333333"}, base); err != nil {
+				return err
+			}
+		}
+		// Replacing a policy replaces its grantees.
+		return tx.CAAccess().PutPolicy(ctx, "ca-b", "p2", []string{"333333333333"}, base)
+	})
+	s.View(ctx, func(tx store.Tx) error {
+		if p, err := tx.CAAccess().GetPolicy(ctx, "ca-b"); err != nil || p != "p2" {
+			t.Errorf("policy = %q, %v", p, err)
+		}
+		page, err := tx.CAAccess().ListShared(ctx, other, nil, 1)
+		if err != nil || len(page) != 1 || page[0].ID != "ca-a" {
+			t.Fatalf("shared page 1: %v %v", page, err)
+		}
+		page, err = tx.CAAccess().ListShared(ctx, other, &store.CACursor{CreatedAt: page[0].CreatedAt, ID: page[0].ID}, 10)
+		if err != nil || len(page) != 1 || page[0].ID != "ca-c" || page[0].Account != mine {
+			t.Fatalf("shared page 2: %v %v", page, err)
+		}
+		if page, _ := tx.CAAccess().ListShared(ctx, "333333333333", nil, 10); len(page) != 3 {
+			t.Errorf("third account sees %d CAs", len(page))
+		}
+		return nil
+	})
+	perm := &store.CAPermission{CAID: "ca-a", Principal: "acm.amazonaws.com", SourceAccount: mine,
+		Actions: []string{"IssueCertificate", "GetCertificate"}, CreatedAt: base}
+	update(t, s, func(tx store.Tx) error { return tx.CAAccess().InsertPermission(ctx, perm) })
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.CAAccess().InsertPermission(ctx, perm) }); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("duplicate permission: %v", err)
+	}
+	s.View(ctx, func(tx store.Tx) error {
+		ps, err := tx.CAAccess().Permissions(ctx, "ca-a")
+		if err != nil || len(ps) != 1 || ps[0].SourceAccount != mine || len(ps[0].Actions) != 2 || ps[0].Actions[1] != "GetCertificate" ||
+			!ps[0].CreatedAt.Equal(base) {
+			t.Errorf("permissions: %+v %v", ps, err)
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error { return tx.CAAccess().DeletePolicy(ctx, "ca-c") })
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.CAAccess().DeletePermission(ctx, "ca-a", "x") }); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("delete of a missing permission: %v", err)
+	}
+	// Deleting a CA removes its policy, grantees and permissions.
+	update(t, s, func(tx store.Tx) error { return tx.CAs().Delete(ctx, "ca-a") })
+	s.View(ctx, func(tx store.Tx) error {
+		if page, _ := tx.CAAccess().ListShared(ctx, other, nil, 10); len(page) != 0 {
+			t.Errorf("shared after deletes: %v", page)
+		}
+		if ps, _ := tx.CAAccess().Permissions(ctx, "ca-a"); len(ps) != 0 {
+			t.Errorf("permissions survived the CA: %v", ps)
+		}
+		if _, err := tx.CAAccess().GetPolicy(ctx, "ca-a"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("policy survived the CA: %v", err)
 		}
 		return nil
 	})
