@@ -19,7 +19,7 @@ const Hidden = "HIDDEN_DUE_TO_SECURITY_REASONS"
 // "EncryptedPrivateKey"), at any depth of a request or response.
 var secretFieldSuffixes = []string{
 	"secretstring", "secretbinary", "plaintext", "privatekey", "passphrase", "secretaccesskey",
-	"sessiontoken", "password", "signingsecret", "keymaterial",
+	"sessiontoken", "password", "signingsecret", "keymaterial", "apikeyvalue",
 }
 
 // maxString bounds a recorded string value; longer ones (certificate

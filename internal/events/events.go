@@ -47,6 +47,11 @@ const TimeFormat = "2006-01-02T15:04:05Z"
 // once).
 func Publish(ctx context.Context, tx store.Tx, source, detailType, account, region string, at time.Time,
 	resources []string, detail any) error {
+	return publish(ctx, tx, uuid.NewString(), source, detailType, account, region, at, resources, detail)
+}
+
+func publish(ctx context.Context, tx store.Tx, id, source, detailType, account, region string, at time.Time,
+	resources []string, detail any) error {
 	d, err := json.Marshal(detail)
 	if err != nil {
 		return errs.Wrap(err, "encode event detail")
@@ -55,7 +60,7 @@ func Publish(ctx context.Context, tx store.Tx, source, detailType, account, regi
 		resources = []string{}
 	}
 	env := Envelope{
-		Version: "0", ID: uuid.NewString(), DetailType: detailType, Source: source, Account: account,
+		Version: "0", ID: id, DetailType: detailType, Source: source, Account: account,
 		Time: at.UTC().Format(TimeFormat), Region: region, Resources: resources, Detail: d,
 	}
 	body, err := json.Marshal(env)

@@ -27,16 +27,19 @@ import (
 	"github.com/sigilhq/sigil/internal/api/admin"
 	"github.com/sigilhq/sigil/internal/api/awsjson"
 	"github.com/sigilhq/sigil/internal/api/cloudtrail"
+	"github.com/sigilhq/sigil/internal/api/eventbridge"
 	"github.com/sigilhq/sigil/internal/api/functions"
 	apikms "github.com/sigilhq/sigil/internal/api/kms"
 	"github.com/sigilhq/sigil/internal/api/public"
 	"github.com/sigilhq/sigil/internal/api/secretsmanager"
 	"github.com/sigilhq/sigil/internal/api/sts"
+	"github.com/sigilhq/sigil/internal/api/webhook"
 	"github.com/sigilhq/sigil/internal/audit"
 	"github.com/sigilhq/sigil/internal/ca"
 	"github.com/sigilhq/sigil/internal/certmgr"
 	"github.com/sigilhq/sigil/internal/clock"
 	"github.com/sigilhq/sigil/internal/config"
+	"github.com/sigilhq/sigil/internal/events"
 	"github.com/sigilhq/sigil/internal/iam"
 	"github.com/sigilhq/sigil/internal/keys/soft"
 	"github.com/sigilhq/sigil/internal/kms"
@@ -61,6 +64,7 @@ type Server struct {
 	acm      *certmgr.Service
 	kms      *kms.Service
 	secrets  *secrets.Service
+	events   *events.Bus
 	audit    *audit.Log
 	sched    *scheduler.Scheduler
 
@@ -283,10 +287,23 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		return err
 	}})
 
+	// Event rules: new outbox events are fanned out to the rules' targets,
+	// then delivered (and retried) to their API destinations.
+	s.events = events.NewBus(ast, s.iam, keyring, s.clock, cfg.Region)
+	dispatcher := events.NewDispatcher(ast, keyring, webhook.NewSender(base, 5*time.Second), s.clock, log)
+	s.sched.Add(scheduler.Job{Name: "event-fanout", Every: min(every, time.Second), Run: func(ctx context.Context, fence scheduler.Fence) error {
+		_, err := dispatcher.Fanout(ctx, fence)
+		return err
+	}})
+	s.sched.Add(scheduler.Job{Name: "event-delivery", Every: min(every, time.Second), Run: func(ctx context.Context, fence scheduler.Fence) error {
+		_, err := dispatcher.Deliver(ctx, fence)
+		return err
+	}})
+
 	aws := awsjson.NewServer(s.iam, base, awsjson.Options{
 		Region: cfg.Region, MaxBodyBytes: cfg.Limits.MaxBodyBytes, Logger: log, Audit: s.audit,
 	}, acmpca.Service(s.ca), acm.Service(s.acm), secretsmanager.Service(s.secrets), apikms.Service(s.kms),
-		functions.Service(s.secrets), admin.Service(s.iam), cloudtrail.Service(s.audit))
+		functions.Service(s.secrets), admin.Service(s.iam), cloudtrail.Service(s.audit), eventbridge.Service(s.events))
 
 	apiMux := http.NewServeMux()
 	stsHandler := sts.New(s.iam, base, cfg.Region, log)

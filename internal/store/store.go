@@ -71,6 +71,7 @@ type Tx interface {
 	Secrets() Secrets
 	RotationFunctions() RotationFunctions
 	AuditEvents() AuditEvents
+	EventRules() EventRules
 }
 
 // Meta is a small key-value table for installation facts (such as which
@@ -629,6 +630,11 @@ type Event struct {
 // Events is the transactional outbox.
 type Events interface {
 	Append(ctx context.Context, e *Event) error
+	// Undelivered returns up to limit events not yet fanned out to rules,
+	// oldest first.
+	Undelivered(ctx context.Context, limit int) ([]*Event, error)
+	// MarkDelivered records that an event was fanned out.
+	MarkDelivered(ctx context.Context, id string, at time.Time) error
 	// List returns up to limit events of an account ordered by (Time, ID),
 	// after the event (afterTime, afterID) when afterID is not empty.
 	List(ctx context.Context, account string, afterTime time.Time, afterID string, limit int) ([]*Event, error)
@@ -942,4 +948,114 @@ type AuditEvents interface {
 	EachChained(ctx context.Context, fn func(*AuditEvent) error) error
 	// EachResource streams every resource row, in no particular order.
 	EachResource(ctx context.Context, fn func(AuditResourceRow) error) error
+}
+
+// EventRule is an EventBridge rule on an account's default bus.
+type EventRule struct {
+	Account     string
+	Name        string
+	ARN         string
+	Pattern     string
+	State       string // ENABLED or DISABLED
+	Description string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// EventTarget is where a rule sends matching events.
+type EventTarget struct {
+	Account string
+	Rule    string
+	ID      string
+	ARN     string
+	// Config is the target's other settings (input, transformer, retry
+	// policy), JSON owned by the domain.
+	Config []byte
+}
+
+// EventConnection is an EventBridge connection: how to authenticate to
+// an endpoint. Auth is sealed.
+type EventConnection struct {
+	Account   string
+	Name      string
+	ARN       string
+	AuthType  string
+	Auth      []byte // sealed JSON of the auth parameters
+	Info      []byte // JSON of the parameters that are not secret
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// EventDestination is an EventBridge API destination: an HTTP endpoint
+// reached through a connection.
+type EventDestination struct {
+	Account       string
+	Name          string
+	ARN           string
+	ConnectionARN string
+	Endpoint      string
+	Method        string
+	RateLimit     int
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// EventDelivery is one event on its way to one target.
+type EventDelivery struct {
+	ID          string
+	EventID     string
+	Account     string
+	RuleARN     string
+	TargetID    string
+	TargetARN   string
+	Body        []byte // what is sent, after the target's input settings
+	Status      string // PENDING, DELIVERED, FAILED (dead-lettered)
+	Attempts    int
+	MaxAttempts int
+	Expires     time.Time // the event's age limit
+	NextAt      time.Time
+	LastError   string
+	LastStatus  int
+	CreatedAt   time.Time
+	DeliveredAt time.Time
+}
+
+// EventRules stores rules, targets, connections, API destinations and
+// deliveries.
+type EventRules interface {
+	PutRule(ctx context.Context, r *EventRule) error // insert or replace by (Account, Name)
+	GetRule(ctx context.Context, account, name string) (*EventRule, error)
+	// ListRules returns up to limit rules of an account whose name starts
+	// with prefix, ordered by name, after the name after.
+	ListRules(ctx context.Context, account, prefix, after string, limit int) ([]*EventRule, error)
+	// EnabledRules returns every enabled rule of every account (the
+	// dispatcher caches them).
+	EnabledRules(ctx context.Context) ([]*EventRule, error)
+	DeleteRule(ctx context.Context, account, name string) error
+	PutTarget(ctx context.Context, t *EventTarget) error // insert or replace by (Account, Rule, ID)
+	Targets(ctx context.Context, account, rule string) ([]*EventTarget, error)
+	DeleteTarget(ctx context.Context, account, rule, id string) error
+	// Generation is a counter bumped by every change to rules and targets.
+	Generation(ctx context.Context) (int64, error)
+	BumpGeneration(ctx context.Context) error
+
+	PutConnection(ctx context.Context, c *EventConnection) error // ErrConflict if the name exists
+	GetConnection(ctx context.Context, arn string) (*EventConnection, error)
+	ListConnections(ctx context.Context, account string) ([]*EventConnection, error)
+	DeleteConnection(ctx context.Context, arn string) error
+	PutDestination(ctx context.Context, d *EventDestination) error // ErrConflict if the name exists
+	GetDestination(ctx context.Context, arn string) (*EventDestination, error)
+	ListDestinations(ctx context.Context, account string) ([]*EventDestination, error)
+	DeleteDestination(ctx context.Context, arn string) error
+	// DestinationsUsing counts the API destinations of a connection.
+	DestinationsUsing(ctx context.Context, connectionARN string) (int, error)
+
+	// InsertDelivery stores a delivery unless one exists for its
+	// (EventID, RuleARN, TargetID); it reports whether it did.
+	InsertDelivery(ctx context.Context, d *EventDelivery) (bool, error)
+	// DueDeliveries returns up to limit PENDING deliveries due at t.
+	DueDeliveries(ctx context.Context, t time.Time, limit int) ([]*EventDelivery, error)
+	UpdateDelivery(ctx context.Context, d *EventDelivery) error
+	// ListDeliveries returns an account's deliveries, newest first.
+	ListDeliveries(ctx context.Context, account, status string, limit int) ([]*EventDelivery, error)
 }

@@ -55,23 +55,29 @@ func TestAWSCLIWalkthrough(t *testing.T) {
 	}
 }
 
+// runScript runs scripts/NAME against env with the AWS CLI v2 and fails
+// unless it exits 0 having printed ok; extra adds environment variables.
+func runScript(t *testing.T, env *sigiltest.Env, name, ok string, extra ...string) string {
+	t.Helper()
+	script := filepath.Join(sigiltest.ModuleRoot(), "scripts", name)
+	cmd := exec.Command("bash", script, t.TempDir())
+	cmd.Env = append(append(os.Environ(), "ENDPOINT="+env.URL, "AWS_BIN="+sigiltest.AWSCLIv2(t),
+		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test"), extra...)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), ok) {
+		t.Fatalf("%s failed: %v\n%s", name, err, out)
+	}
+	return string(out)
+}
+
 // TestAWSCLIRevocation runs scripts/aws-cli-revocation.sh (docs/revocation.md)
 // with the AWS CLI v2: CRLs and OCSP before and after revoke-certificate,
 // checked with openssl, and an audit report.
 func TestAWSCLIRevocation(t *testing.T) {
 	sigiltest.Require(t, "openssl", "openssl")
 	sigiltest.Require(t, "curl", "curl")
-	cli := sigiltest.AWSCLIv2(t)
 	env := sigiltest.Start(t, func(c *config.Config) { c.Revocation.Propagation = time.Second })
-	script := filepath.Join(sigiltest.ModuleRoot(), "scripts", "aws-cli-revocation.sh")
-	cmd := exec.Command("bash", script, t.TempDir())
-	cmd.Env = append(os.Environ(), "ENDPOINT="+env.URL, "PUBLIC="+env.Server.PublicURL(), "OBJECTS="+env.Server.ObjectsDir(),
-		"AWS_BIN="+cli, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "revocation OK") {
-		t.Fatalf("revocation script failed: %v\n%s", err, out)
-	}
-	t.Logf("%s", out)
+	t.Logf("%s", runScript(t, env, "aws-cli-revocation.sh", "revocation OK", "PUBLIC="+env.Server.PublicURL(), "OBJECTS="+env.Server.ObjectsDir()))
 }
 
 // TestAWSCLIACM runs scripts/aws-cli-acm.sh (docs/acm.md) with the AWS CLI
@@ -79,30 +85,15 @@ func TestAWSCLIRevocation(t *testing.T) {
 // import, re-import, account configuration and error codes.
 func TestAWSCLIACM(t *testing.T) {
 	sigiltest.Require(t, "openssl", "openssl")
-	cli := sigiltest.AWSCLIv2(t)
 	env := sigiltest.Start(t)
-	script := filepath.Join(sigiltest.ModuleRoot(), "scripts", "aws-cli-acm.sh")
-	cmd := exec.Command("bash", script, t.TempDir())
-	cmd.Env = append(os.Environ(), "ENDPOINT="+env.URL, "AWS_BIN="+cli, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "acm OK") {
-		t.Fatalf("ACM script failed: %v\n%s", err, out)
-	}
-	t.Logf("%s", out)
+	t.Logf("%s", runScript(t, env, "aws-cli-acm.sh", "acm OK"))
 }
 
 func TestAWSCLISecretsManagerAndKMS(t *testing.T) {
 	sigiltest.Require(t, "openssl", "openssl")
 	sigiltest.Require(t, "python3", "python3")
-	cli := sigiltest.AWSCLIv2(t)
 	env := sigiltest.Start(t)
-	script := filepath.Join(sigiltest.ModuleRoot(), "scripts", "aws-cli-secrets.sh")
-	cmd := exec.Command("bash", script, t.TempDir())
-	cmd.Env = append(os.Environ(), "ENDPOINT="+env.URL, "AWS_BIN="+cli, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "secrets OK") {
-		t.Fatalf("Secrets Manager script failed: %v\n%s", err, out)
-	}
+	runScript(t, env, "aws-cli-secrets.sh", "secrets OK")
 }
 
 // TestAWSCLIAccessControl runs scripts/aws-cli-iam.sh: `sigil admin`
@@ -110,16 +101,17 @@ func TestAWSCLISecretsManagerAndKMS(t *testing.T) {
 // sharing through the AWS CLI.
 func TestAWSCLIAccessControl(t *testing.T) {
 	sigiltest.Require(t, "python3", "python3")
-	cli := sigiltest.AWSCLIv2(t)
 	env := sigiltest.Start(t)
-	script := filepath.Join(sigiltest.ModuleRoot(), "scripts", "aws-cli-iam.sh")
-	cmd := exec.Command("bash", script, t.TempDir())
-	cmd.Env = append(os.Environ(), "ENDPOINT="+env.URL, "AWS_BIN="+cli, "SIGIL_BIN="+sigiltest.Binary(t),
-		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "iam OK") {
-		t.Fatalf("access control script failed: %v\n%s", err, out)
-	}
+	runScript(t, env, "aws-cli-iam.sh", "iam OK", "SIGIL_BIN="+sigiltest.Binary(t))
+}
+
+// TestAWSCLIEvents runs the EventBridge walk-through of docs/events.md
+// with the AWS CLI: connection, API destination, rule, target, a webhook
+// receiver that checks signatures, test-event-pattern, put-events.
+func TestAWSCLIEvents(t *testing.T) {
+	sigiltest.Require(t, "python3", "python3")
+	env := sigiltest.Start(t)
+	runScript(t, env, "aws-cli-events.sh", "events OK")
 }
 
 // TestFunctionCommand registers, lists and removes a rotation function with

@@ -8,11 +8,8 @@ package functions
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,44 +20,28 @@ import (
 
 	"github.com/sigilhq/sigil/internal/api/awsjson"
 	"github.com/sigilhq/sigil/internal/api/secretsmanager"
+	"github.com/sigilhq/sigil/internal/api/webhook"
 	"github.com/sigilhq/sigil/internal/errs"
 	"github.com/sigilhq/sigil/internal/secrets"
 )
 
 // Headers of a rotation call.
 const (
-	HeaderTimestamp = "X-Sigil-Timestamp"
-	HeaderSignature = "X-Sigil-Signature"
+	HeaderTimestamp = webhook.HeaderTimestamp
+	HeaderSignature = webhook.HeaderSignature
 	HeaderFunction  = "X-Sigil-Function-Arn"
 	HeaderStep      = "X-Sigil-Step"
 )
 
-// Sign returns the signature header value of a call: "v1=" and the hex
-// HMAC-SHA256, keyed by the function's secret, of the timestamp, a dot and
-// the body.
+// Sign returns the signature header value of a call (see webhook.Sign).
 func Sign(secret []byte, timestamp string, body []byte) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(timestamp))
-	m.Write([]byte{'.'})
-	m.Write(body)
-	return "v1=" + hex.EncodeToString(m.Sum(nil))
+	return webhook.Sign(secret, timestamp, body)
 }
 
 // Verify checks a received call: its signature and that its timestamp is
-// within tolerance of now (so a captured call cannot be replayed later).
+// within tolerance of now (see webhook.Verify).
 func Verify(secret []byte, h http.Header, body []byte, now time.Time, tolerance time.Duration) error {
-	ts := h.Get(HeaderTimestamp)
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return fmt.Errorf("missing or malformed %s", HeaderTimestamp)
-	}
-	if d := now.Sub(time.Unix(sec, 0)); d > tolerance || d < -tolerance {
-		return fmt.Errorf("timestamp %s is outside the %s tolerance", ts, tolerance)
-	}
-	if !hmac.Equal([]byte(h.Get(HeaderSignature)), []byte(Sign(secret, ts, body))) {
-		return fmt.Errorf("bad signature")
-	}
-	return nil
+	return webhook.Verify(secret, h, body, now, tolerance)
 }
 
 // Invoker calls rotation functions over HTTPS.

@@ -67,6 +67,9 @@ var (
 		WHERE account_id = ? ORDER BY time, id LIMIT ?`)
 	qEventListAfter = register(`SELECT id, account_id, source, detail_type, time, body, delivered_at FROM events
 		WHERE account_id = ? AND (time > ? OR (time = ? AND id > ?)) ORDER BY time, id LIMIT ?`)
+	qEventUndelivered = register(`SELECT id, account_id, source, detail_type, time, body, delivered_at FROM events
+		WHERE delivered_at IS NULL ORDER BY time, id LIMIT ?`)
+	qEventDelivered = register(`UPDATE events SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL`)
 )
 
 type acmRepo struct{ t *tx }
@@ -565,6 +568,22 @@ func (r eventRepo) List(ctx context.Context, account string, afterTime time.Time
 	if err != nil {
 		return nil, err
 	}
+	return r.scan(rows)
+}
+
+func (r eventRepo) Undelivered(ctx context.Context, limit int) ([]*store.Event, error) {
+	rows, err := r.t.query(ctx, "list undelivered events", qEventUndelivered, limit)
+	if err != nil {
+		return nil, err
+	}
+	return r.scan(rows)
+}
+
+func (r eventRepo) MarkDelivered(ctx context.Context, id string, at time.Time) error {
+	return r.t.execOne(ctx, "mark event delivered", qEventDelivered, tm(at), id)
+}
+
+func (r eventRepo) scan(rows *sql.Rows) ([]*store.Event, error) {
 	defer rows.Close()
 	var out []*store.Event
 	for rows.Next() {

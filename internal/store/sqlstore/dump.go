@@ -34,7 +34,8 @@ var dumpTables = []string{"meta", "accounts", "access_keys", "iam_principals", "
 	"crls", "crl_files", "ca_sequences", "ocsp_responders", "audit_reports", "ca_policies", "ca_policy_grantees", "ca_permissions",
 	"acm_certificates", "acm_certificate_names", "account_settings", "events",
 	"kms_keys", "kms_key_materials", "kms_aliases", "secrets", "secret_versions", "secret_stages", "rotation_functions",
-	"audit_events", "audit_event_resources", "audit_pending", "audit_chain"}
+	"audit_events", "audit_event_resources", "audit_pending", "audit_chain",
+	"event_rules", "event_targets", "event_connections", "event_destinations", "event_deliveries"}
 
 const backupFormat = "sigil-backup"
 
