@@ -22,6 +22,7 @@ missing=()
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v curl >/dev/null 2>&1 || missing+=(curl ca-certificates)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 /usr/bin/aws --version 2>&1 | grep -q '^aws-cli/2' || missing+=(awscli)
 if ((${#missing[@]})); then
   say "installing Debian packages: ${missing[*]}"

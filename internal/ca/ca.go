@@ -18,6 +18,7 @@ import (
 	"github.com/sigilhq/sigil/internal/keys"
 	"github.com/sigilhq/sigil/internal/pki"
 	"github.com/sigilhq/sigil/internal/store"
+	"github.com/sigilhq/sigil/internal/telemetry"
 )
 
 // Type is ROOT or SUBORDINATE.
@@ -130,6 +131,8 @@ type Options struct {
 	// Objects receives published CRLs and audit reports (the stand-in for
 	// S3 buckets); nil disables publishing files.
 	Objects ObjectStore
+	// Telemetry counts issuances and revocations (nil: not counted).
+	Telemetry telemetry.Recorder
 }
 
 // RevocationOptions tune revocation.
@@ -176,6 +179,7 @@ type Service struct {
 	clock    clock.Clock
 	opts     Options
 	log      *slog.Logger
+	tel      telemetry.Recorder
 	issuer   issuerCache
 	recs     recordCache
 	policies policyCache
@@ -212,7 +216,7 @@ func New(st store.Store, km keys.Manager, authz Authorizer, clk clock.Clock, opt
 		log = slog.Default()
 	}
 	bg, cancel := context.WithCancel(context.Background())
-	return &Service{bg: bg, bgCancel: cancel, store: st, keys: km, authz: authz, clock: clk, opts: opts, log: log,
+	return &Service{tel: telemetry.Or(opts.Telemetry), bg: bg, bgCancel: cancel, store: st, keys: km, authz: authz, clock: clk, opts: opts, log: log,
 		issuer: issuerCache{m: map[string]*issuerEntry{}}, recs: recordCache{m: map[string]*store.CA{}},
 		parts: partitioner{blocks: map[string]*seqBlock{}, ensured: map[partitionKey]int64{}},
 		ocsp:  newOCSPState(), crls: crlCache{m: map[partitionKey]*crlEntry{}}}

@@ -39,6 +39,7 @@ func (s *Service) Issue(ctx context.Context, p iam.Principal, in IssueInput) (st
 		arn, cached, err := s.issueOnce(ctx, req, fresh)
 		switch {
 		case err == nil:
+			s.tel.CertificateIssued(issuedVia(p))
 			return arn, nil
 		case errors.Is(err, errCAChanged) && attempt < 3:
 			fresh = true // the CA changed while we signed: start over with a fresh record
@@ -53,6 +54,15 @@ func (s *Service) Issue(ctx context.Context, p iam.Principal, in IssueInput) (st
 			return "", err
 		}
 	}
+}
+
+// issuedVia labels an issuance for metrics: the service that asked, or
+// "direct".
+func issuedVia(p iam.Principal) string {
+	if p.Service != "" {
+		return p.Service
+	}
+	return "direct"
 }
 
 // errCAChanged means the CA record changed between reading it and storing

@@ -109,6 +109,7 @@ func (s *Service) Revoke(ctx context.Context, p iam.Principal, caARN, serial, re
 		return err
 	}
 	s.ocsp.forget(id, hex)
+	s.tel.CertificateRevoked()
 	s.log.InfoContext(ctx, "certificate revoked", "ca", caARN, "serial", hex, "reason", reason)
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/sigilhq/sigil/internal/errs"
 	"github.com/sigilhq/sigil/internal/iam"
 	"github.com/sigilhq/sigil/internal/store"
+	"github.com/sigilhq/sigil/internal/telemetry"
 )
 
 // Types, statuses and other enums, spelled as ACM spells them.
@@ -92,6 +93,8 @@ type Authorizer interface {
 type Options struct {
 	Region string
 	Logger *slog.Logger
+	// Telemetry counts renewals (nil: not counted).
+	Telemetry telemetry.Recorder
 }
 
 // Service is Certificate Manager.
@@ -103,6 +106,7 @@ type Service struct {
 	clock  clock.Clock
 	region string
 	log    *slog.Logger
+	tel    telemetry.Recorder
 }
 
 // New returns a Certificate Manager service.
@@ -111,7 +115,8 @@ func New(st store.Store, pca PrivateCA, sealer Sealer, authz Authorizer, clk clo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: st, pca: pca, sealer: sealer, authz: authz, clock: clk, region: opts.Region, log: log}
+	return &Service{store: st, pca: pca, sealer: sealer, authz: authz, clock: clk, region: opts.Region, log: log,
+		tel: telemetry.Or(opts.Telemetry)}
 }
 
 var certARNRE = regexp.MustCompile(`^arn:aws:acm:([a-z0-9-]+):([0-9]{12}):certificate/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$`)

@@ -79,6 +79,7 @@ func (s *Service) renew(ctx context.Context, arn, id string, fence Fence) (bool,
 		names = []string{cur.DomainName}
 	}
 	iss, failure := s.issue(ctx, servicePrincipal(cur.Account), cur, names)
+	s.tel.Renewal(failure == "")
 	days, err := s.daysBeforeExpiry(ctx, cur.Account)
 	if err != nil {
 		return false, err

@@ -17,6 +17,7 @@ import (
 	"github.com/sigilhq/sigil/internal/events/pattern"
 	"github.com/sigilhq/sigil/internal/scheduler"
 	"github.com/sigilhq/sigil/internal/store"
+	"github.com/sigilhq/sigil/internal/telemetry"
 )
 
 // Delivery statuses.
@@ -60,6 +61,8 @@ type Dispatcher struct {
 	// RetryBase is the first retry's delay (doubling after each failure,
 	// up to RetryMax).
 	RetryBase, RetryMax time.Duration
+	// Telemetry counts delivery attempts (nil: not counted).
+	Telemetry telemetry.Recorder
 
 	mu    sync.Mutex
 	gen   int64
@@ -244,6 +247,7 @@ func (d *Dispatcher) Deliver(ctx context.Context, fence scheduler.Fence) (int, e
 		case sendErr == nil && status >= 200 && status < 300:
 			dl.Status, dl.DeliveredAt = DeliveryDelivered, now
 			ok++
+			d.tel().Delivery("delivered")
 		default:
 			dl.LastError = describe(status, sendErr)
 			switch {
@@ -253,6 +257,11 @@ func (d *Dispatcher) Deliver(ctx context.Context, fence scheduler.Fence) (int, e
 				dl.Status = DeliveryFailed
 			default:
 				dl.NextAt = now.Add(d.backoff(dl.Attempts))
+			}
+			if dl.Status == DeliveryFailed {
+				d.tel().Delivery("failed")
+			} else {
+				d.tel().Delivery("retry")
 			}
 			if dl.Status == DeliveryFailed {
 				d.log.Warn("event delivery dead-lettered", "event_id", dl.EventID, "rule", dl.RuleARN, "target", dl.TargetID,
@@ -270,6 +279,8 @@ func (d *Dispatcher) Deliver(ctx context.Context, fence scheduler.Fence) (int, e
 	}
 	return ok, nil
 }
+
+func (d *Dispatcher) tel() telemetry.Recorder { return telemetry.Or(d.Telemetry) }
 
 // send resolves a delivery's API destination and connection and sends it.
 func (d *Dispatcher) send(ctx context.Context, dl *store.EventDelivery) (int, error) {

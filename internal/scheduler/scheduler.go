@@ -61,6 +61,7 @@ type Scheduler struct {
 	lastRun map[string]time.Time
 	busy    map[string]bool // jobs running now: a job never overlaps itself
 	runs    map[string]int
+	ok      map[string]time.Time // when each job last finished without error
 }
 
 // New returns a scheduler for node (a name unique among the nodes).
@@ -75,7 +76,7 @@ func New(st store.Store, wall clock.Clock, node string, opts Options) *Scheduler
 		opts.Logger = slog.Default()
 	}
 	return &Scheduler{store: st, clock: wall, node: node, opts: opts, log: opts.Logger,
-		lastRun: map[string]time.Time{}, busy: map[string]bool{}, runs: map[string]int{}}
+		lastRun: map[string]time.Time{}, busy: map[string]bool{}, runs: map[string]int{}, ok: map[string]time.Time{}}
 }
 
 // Add registers a job. Add before Run.
@@ -93,6 +94,24 @@ func (s *Scheduler) Runs(job string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.runs[job]
+}
+
+// JobStatus is a job's recent history on this node.
+type JobStatus struct {
+	Name        string
+	Every       time.Duration
+	LastSuccess time.Time // zero: it has not succeeded on this node
+}
+
+// Jobs reports every job's status, in the order they were added.
+func (s *Scheduler) Jobs() []JobStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]JobStatus, len(s.jobs))
+	for i, j := range s.jobs {
+		out[i] = JobStatus{Name: j.Name, Every: j.Every, LastSuccess: s.ok[j.Name]}
+	}
+	return out
 }
 
 // Run acquires and renews the lease and runs due jobs until ctx ends; then
@@ -215,6 +234,9 @@ func (s *Scheduler) runJob(ctx context.Context, j Job, token int64) {
 	err := j.Run(ctx, fence)
 	s.mu.Lock()
 	s.runs[j.Name]++
+	if err == nil {
+		s.ok[j.Name] = s.clock.Now()
+	}
 	s.mu.Unlock()
 	switch {
 	case errors.Is(err, store.ErrStale):

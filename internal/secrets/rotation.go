@@ -482,7 +482,12 @@ func (s *Service) progress(ctx context.Context, fence scheduler.Fence, id, next 
 
 // finished records a completed rotation: AWSPENDING leaves the new
 // version, the next rotation is scheduled.
-func (s *Service) finished(ctx context.Context, fence scheduler.Fence, id, token string) error {
+func (s *Service) finished(ctx context.Context, fence scheduler.Fence, id, token string) (err error) {
+	defer func() {
+		if err == nil {
+			s.tel.Rotation(true)
+		}
+	}()
 	return s.updateRotation(ctx, fence, id, func(tx store.Tx, sec *store.Secret, _ *rotationState) error {
 		now := s.clock.Now()
 		cur, err := tx.Secrets().Stages(ctx, sec.ID)
@@ -526,7 +531,12 @@ func (s *Service) scheduleOf(sec *store.Secret) *schedule {
 
 // failed records a failed step: AWSCURRENT is untouched; the rotation is
 // retried with backoff, and after maxAttempts waits for the schedule.
-func (s *Service) failed(ctx context.Context, fence scheduler.Fence, id, step string, stepErr error) error {
+func (s *Service) failed(ctx context.Context, fence scheduler.Fence, id, step string, stepErr error) (err error) {
+	defer func() {
+		if err == nil {
+			s.tel.Rotation(false)
+		}
+	}()
 	return s.updateRotation(ctx, fence, id, func(tx store.Tx, sec *store.Secret, st *rotationState) error {
 		if st == nil {
 			return nil

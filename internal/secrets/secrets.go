@@ -27,6 +27,7 @@ import (
 	"github.com/sigilhq/sigil/internal/kms"
 	"github.com/sigilhq/sigil/internal/store"
 	"github.com/sigilhq/sigil/internal/tagging"
+	"github.com/sigilhq/sigil/internal/telemetry"
 )
 
 // Staging labels Secrets Manager itself manages.
@@ -93,6 +94,8 @@ type Options struct {
 	// RetryBase is the delay before the first retry of a failed rotation;
 	// it doubles with each attempt. Default one minute.
 	RetryBase time.Duration
+	// Telemetry counts rotations (nil: not counted).
+	Telemetry telemetry.Recorder
 }
 
 // Service is Secrets Manager.
@@ -104,6 +107,7 @@ type Service struct {
 	clock     clock.Clock
 	region    string
 	log       *slog.Logger
+	tel       telemetry.Recorder
 	invoker   Invoker
 	certs     *certRotator
 	allowHTTP bool
@@ -144,7 +148,7 @@ func New(st store.Store, k KMS, authz Authorizer, sealer Sealer, clk clock.Clock
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{store: st, kms: k, authz: authz, sealer: sealer, clock: clk, region: opts.Region, log: log,
+	s := &Service{store: st, kms: k, authz: authz, sealer: sealer, clock: clk, region: opts.Region, log: log, tel: telemetry.Or(opts.Telemetry),
 		invoker: invoker, allowHTTP: opts.AllowHTTPFunctions, retryBase: opts.RetryBase}
 	if s.retryBase <= 0 {
 		s.retryBase = time.Minute

@@ -8,6 +8,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,7 @@ import (
 	"github.com/sigilhq/sigil/internal/api/eventbridge"
 	"github.com/sigilhq/sigil/internal/api/functions"
 	apikms "github.com/sigilhq/sigil/internal/api/kms"
+	"github.com/sigilhq/sigil/internal/api/metrics"
 	"github.com/sigilhq/sigil/internal/api/public"
 	"github.com/sigilhq/sigil/internal/api/secretsmanager"
 	"github.com/sigilhq/sigil/internal/api/sts"
@@ -65,6 +67,7 @@ type Server struct {
 	kms      *kms.Service
 	secrets  *secrets.Service
 	events   *events.Bus
+	metrics  *metrics.Metrics
 	audit    *audit.Log
 	sched    *scheduler.Scheduler
 
@@ -191,7 +194,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if propagation == 0 {
 		propagation = 5 * time.Second
 	}
-	s.ca = ca.New(ast, soft.New(keyring), s.iam, s.clock, ca.Options{
+	// Metrics read the store and the scheduler only when scraped.
+	s.metrics = metrics.New(metrics.Options{Source: s.metricsSnapshot, Scheduler: schedulerView{s}, Now: s.clock.Now, Logger: log})
+	s.ca = ca.New(ast, soft.New(keyring), s.iam, s.clock, ca.Options{Telemetry: s.metrics,
 		Region: cfg.Region, Linter: linter, MaxCAsPerAccount: cfg.Limits.CAsPerAccount, Logger: log,
 		Revocation: ca.RevocationOptions{PublicURL: publicURL, Propagation: propagation,
 			PartitionSize: cfg.Revocation.CRLPartitionSize, OCSPValidity: cfg.Revocation.OCSPValidity,
@@ -235,7 +240,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		return err
 	}})
 
-	s.acm = certmgr.New(ast, s.ca, keyring, s.iam, s.clock, certmgr.Options{Region: cfg.Region, Logger: log})
+	s.acm = certmgr.New(ast, s.ca, keyring, s.iam, s.clock, certmgr.Options{Region: cfg.Region, Logger: log, Telemetry: s.metrics})
 	s.sched.Add(scheduler.Job{Name: "acm-renewals", Every: every, Run: func(ctx context.Context, fence scheduler.Fence) error {
 		_, err := s.acm.RenewDue(ctx, certmgr.Fence(fence))
 		return err
@@ -258,7 +263,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	}})
 	s.secrets = secrets.New(ast, s.kms, s.iam, keyring, s.clock, &functions.Invoker{Now: s.clock.Now},
 		&secrets.CertificateServices{PCA: s.ca, ACM: s.acm},
-		secrets.Options{Region: cfg.Region, Logger: log, AllowHTTPFunctions: cfg.Dev})
+		secrets.Options{Region: cfg.Region, Logger: log, AllowHTTPFunctions: cfg.Dev, Telemetry: s.metrics})
 	// Rotations are looked for often: RotateSecret starts one "now".
 	s.sched.Add(scheduler.Job{Name: "secret-rotations", Every: min(every, time.Second), Run: func(ctx context.Context, fence scheduler.Fence) error {
 		_, err := s.secrets.RotateDue(ctx, fence)
@@ -291,6 +296,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	// then delivered (and retried) to their API destinations.
 	s.events = events.NewBus(ast, s.iam, keyring, s.clock, cfg.Region)
 	dispatcher := events.NewDispatcher(ast, keyring, webhook.NewSender(base, 5*time.Second), s.clock, log)
+	dispatcher.Telemetry = s.metrics
 	s.sched.Add(scheduler.Job{Name: "event-fanout", Every: min(every, time.Second), Run: func(ctx context.Context, fence scheduler.Fence) error {
 		_, err := dispatcher.Fanout(ctx, fence)
 		return err
@@ -301,7 +307,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	}})
 
 	aws := awsjson.NewServer(s.iam, base, awsjson.Options{
-		Region: cfg.Region, MaxBodyBytes: cfg.Limits.MaxBodyBytes, Logger: log, Audit: s.audit,
+		Region: cfg.Region, MaxBodyBytes: cfg.Limits.MaxBodyBytes, Logger: log, Audit: s.audit, Observe: s.metrics.ObserveAPI,
 	}, acmpca.Service(s.ca), acm.Service(s.acm), secretsmanager.Service(s.secrets), apikms.Service(s.kms),
 		functions.Service(s.secrets), admin.Service(s.iam), cloudtrail.Service(s.audit), eventbridge.Service(s.events))
 
@@ -320,6 +326,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	apiMux.HandleFunc("/_sigil/dev/clock", s.handleDevClock)
 	apiMux.HandleFunc("GET /_sigil/dev/events", s.handleDevEvents)
 	apiMux.HandleFunc("GET /healthz", handleHealth)
+	apiMux.Handle("GET /metrics", s.metrics.Handler())
 	apiMux.HandleFunc("GET /readyz", s.handleReady)
 	pub := public.New(s.ca, public.Options{MaxAge: propagation, Clock: s.clock, Logger: log, Ready: st.Ping})
 
@@ -551,11 +558,26 @@ func handleHealth(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fail := func(why string) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, "not ready: %s\n", why)
+	}
 	if err := s.store.Ping(ctx); err != nil {
-		http.Error(w, "store unreachable", http.StatusServiceUnavailable)
+		fail("the store is unreachable")
 		return
 	}
-	handleHealth(w, r)
+	// Every migration this binary knows is applied (a node started after
+	// a newer one migrated the store still sees its own ones applied).
+	if sq, ok := s.store.(*sqlstore.Store); ok {
+		want := sqlstore.MigrationsAvailable(sq.Engine())
+		if got := sq.MigrationCount(ctx); got < want {
+			fail(fmt.Sprintf("%d of %d migrations applied", got, want))
+			return
+		}
+	}
+	// Keys were unsealed at start (the server does not start otherwise).
+	w.Write([]byte("ok\nstore: reachable\nmigrations: applied\nkeys: unsealed\n"))
 }
 
 // objectStore adapts the object directory to the ca service's port.
@@ -571,6 +593,65 @@ func (o objectStore) Create(ctx context.Context, bucket, key string) (ca.ObjectW
 		return nil, err // not a typed nil inside the interface
 	}
 	return w, nil
+}
+
+// schedulerView lets metrics read the scheduler, which is made after them.
+type schedulerView struct{ s *Server }
+
+func (v schedulerView) Leader() (bool, int64) {
+	if v.s.sched == nil {
+		return false, 0
+	}
+	return v.s.sched.Leader()
+}
+
+func (v schedulerView) Jobs() []scheduler.JobStatus {
+	if v.s.sched == nil {
+		return nil
+	}
+	return v.s.sched.Jobs()
+}
+
+// metricsSnapshot reads what the metrics gauges show from the store.
+func (s *Server) metricsSnapshot(ctx context.Context) (*metrics.Snapshot, error) {
+	snap := &metrics.Snapshot{ByStatus: map[[2]string]int{}, Authorities: map[string]int{}}
+	now := s.clock.Now()
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		err := tx.ACMCertificates().Expiries(ctx, func(arn, domain, typ, status string, notAfter time.Time) error {
+			snap.ByStatus[[2]string{status, typ}]++
+			if !notAfter.IsZero() && status != "FAILED" {
+				snap.Certificates = append(snap.Certificates, metrics.Certificate{ARN: arn, Domain: domain, Type: typ, NotAfter: notAfter})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		err = tx.CAs().Each(ctx, func(c *store.CA) error {
+			status := c.Status
+			if (status == "ACTIVE" || status == "DISABLED") && !c.NotAfter.IsZero() && !now.Before(c.NotAfter) {
+				status = "EXPIRED"
+			}
+			snap.Authorities[status]++
+			if status != "DELETED" && !c.NotAfter.IsZero() && len(c.Certificate) > 0 {
+				cn := ""
+				if cert, err := x509.ParseCertificate(c.Certificate); err == nil {
+					cn = cert.Subject.CommonName
+				}
+				snap.Certificates = append(snap.Certificates, metrics.Certificate{ARN: c.ARN, Domain: cn, Type: "CA", NotAfter: c.NotAfter})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if snap.OutboxBacklog, err = tx.Events().CountUndelivered(ctx); err != nil {
+			return err
+		}
+		snap.Deliveries, err = tx.EventRules().CountDeliveries(ctx)
+		return err
+	})
+	return snap, err
 }
 
 // auditSTS records an STS call in the audit trail, as the JSON front end

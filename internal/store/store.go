@@ -607,6 +607,9 @@ type ACMCertificates interface {
 	// of an account, the next expiry event to NotAfter - before (a new
 	// DaysBeforeExpiry), or to after if that is later.
 	RescheduleExpiryEvents(ctx context.Context, account string, before time.Duration, after time.Time) error
+	// Expiries streams every certificate's ARN, domain name, type, status
+	// and NotAfter (zero when it has none), for metrics.
+	Expiries(ctx context.Context, fn func(arn, domain, typ, status string, notAfter time.Time) error) error
 }
 
 // AccountSettings stores per-account settings by name.
@@ -635,6 +638,8 @@ type Events interface {
 	Undelivered(ctx context.Context, limit int) ([]*Event, error)
 	// MarkDelivered records that an event was fanned out.
 	MarkDelivered(ctx context.Context, id string, at time.Time) error
+	// CountUndelivered counts the events not yet fanned out.
+	CountUndelivered(ctx context.Context) (int, error)
 	// List returns up to limit events of an account ordered by (Time, ID),
 	// after the event (afterTime, afterID) when afterID is not empty.
 	List(ctx context.Context, account string, afterTime time.Time, afterID string, limit int) ([]*Event, error)
@@ -1058,4 +1063,6 @@ type EventRules interface {
 	UpdateDelivery(ctx context.Context, d *EventDelivery) error
 	// ListDeliveries returns an account's deliveries, newest first.
 	ListDeliveries(ctx context.Context, account, status string, limit int) ([]*EventDelivery, error)
+	// CountDeliveries counts every account's deliveries by status.
+	CountDeliveries(ctx context.Context) (map[string]int, error)
 }

@@ -49,7 +49,7 @@ func list(t *testing.T) map[string]*pkg {
 var domain = []string{"internal/audit", "internal/ca", "internal/certmgr", "internal/events", "internal/iam", "internal/kms", "internal/scheduler", "internal/secrets"}
 
 // Ports and pure helpers: below the domain.
-var ports = []string{"internal/pki", "internal/keys", "internal/store", "internal/seal", "internal/errs", "internal/clock", "internal/tagging"}
+var ports = []string{"internal/pki", "internal/keys", "internal/store", "internal/seal", "internal/errs", "internal/clock", "internal/tagging", "internal/telemetry"}
 
 // Implementations of ports, chosen only by the composition root.
 var implementations = []string{"internal/store/sqlstore", "internal/keys/soft", "internal/lint", "internal/objects"}

@@ -84,6 +84,7 @@ type Server struct {
 	log      *slog.Logger
 	maxBody  int64
 	audit    *audit.Log
+	observe  func(service, operation, code string, d time.Duration)
 }
 
 // Options configure a Server.
@@ -93,6 +94,10 @@ type Options struct {
 	Logger       *slog.Logger
 	// Audit records every call, allowed or not (nil: no audit trail).
 	Audit *audit.Log
+	// Observe, when set, is told each call's service and operation (both
+	// "unknown" when the request named none that exists, so clients cannot
+	// mint label values), its error code ("" for success) and duration.
+	Observe func(service, operation, code string, d time.Duration)
 }
 
 // DefaultMaxBody bounds request bodies (a CA chain may be 2 MB of PEM,
@@ -108,7 +113,7 @@ func NewServer(auth Authenticator, clk clock.Clock, opts Options, services ...*S
 		opts.Logger = slog.Default()
 	}
 	s := &Server{services: map[string]*Service{}, verifier: &SigV4{Region: opts.Region}, auth: auth, clock: clk,
-		log: opts.Logger, maxBody: opts.MaxBodyBytes, audit: opts.Audit}
+		log: opts.Logger, maxBody: opts.MaxBodyBytes, audit: opts.Audit, observe: opts.Observe}
 	for _, svc := range services {
 		s.services[svc.TargetPrefix] = svc
 		for _, alias := range svc.TargetAliases {
@@ -136,6 +141,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ac.SetErrorCode(code)
 	}
 	ac.Finish(call.response, err)
+	if s.observe != nil {
+		service, op := "unknown", "unknown"
+		if svc != nil {
+			service = svc.SigningName
+			if _, ok := svc.Operations[call.Operation]; ok {
+				op = call.Operation
+			}
+		}
+		s.observe(service, op, code, time.Since(start))
+	}
 	attrs := []slog.Attr{
 		slog.String("request_id", reqID), slog.String("service", call.Service), slog.String("operation", call.Operation),
 		slog.Int("status", status), slog.Duration("duration", time.Since(start)), slog.String("source_ip", call.SourceIP),

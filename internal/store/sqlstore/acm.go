@@ -70,6 +70,8 @@ var (
 	qEventUndelivered = register(`SELECT id, account_id, source, detail_type, time, body, delivered_at FROM events
 		WHERE delivered_at IS NULL ORDER BY time, id LIMIT ?`)
 	qEventDelivered = register(`UPDATE events SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL`)
+	qEventBacklog   = register(`SELECT COUNT(*) FROM events WHERE delivered_at IS NULL`)
+	qACMExpiries    = register(`SELECT arn, domain_name, type, status, not_after FROM acm_certificates ORDER BY id`)
 )
 
 type acmRepo struct{ t *tx }
@@ -583,6 +585,12 @@ func (r eventRepo) MarkDelivered(ctx context.Context, id string, at time.Time) e
 	return r.t.execOne(ctx, "mark event delivered", qEventDelivered, tm(at), id)
 }
 
+func (r eventRepo) CountUndelivered(ctx context.Context) (int, error) {
+	var n int
+	err := r.t.queryRow(ctx, qEventBacklog).Scan(&n)
+	return n, r.t.s.classify(err, "count undelivered events")
+}
+
 func (r eventRepo) scan(rows *sql.Rows) ([]*store.Event, error) {
 	defer rows.Close()
 	var out []*store.Event
@@ -596,4 +604,23 @@ func (r eventRepo) scan(rows *sql.Rows) ([]*store.Event, error) {
 		out = append(out, &e)
 	}
 	return out, r.t.s.classify(rows.Err(), "list events")
+}
+
+func (r acmRepo) Expiries(ctx context.Context, fn func(arn, domain, typ, status string, notAfter time.Time) error) error {
+	rows, err := r.t.query(ctx, "list certificate expiries", qACMExpiries)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var arn, domain, typ, status string
+		var na sql.NullInt64
+		if err := rows.Scan(&arn, &domain, &typ, &status, &na); err != nil {
+			return r.t.s.classify(err, "scan certificate expiry")
+		}
+		if err := fn(arn, domain, typ, status, fromTm(na)); err != nil {
+			return err
+		}
+	}
+	return r.t.s.classify(rows.Err(), "list certificate expiries")
 }

@@ -46,6 +46,7 @@ var (
 		WHERE status = 'PENDING' AND next_at <= ? ORDER BY next_at LIMIT ?`)
 	qDeliveryUpdate = register(`UPDATE event_deliveries SET status = ?, attempts = ?, next_at = ?, last_error = ?, last_status = ?,
 		delivered_at = ? WHERE id = ?`)
+	qDeliveryCounts     = register(`SELECT status, COUNT(*) FROM event_deliveries GROUP BY status`)
 	qDeliveryList       = register(`SELECT ` + deliveryColumns + ` FROM event_deliveries WHERE account_id = ? ORDER BY created_at DESC, id LIMIT ?`)
 	qDeliveryListStatus = register(`SELECT ` + deliveryColumns + ` FROM event_deliveries WHERE account_id = ? AND status = ? ORDER BY created_at DESC, id LIMIT ?`)
 )
@@ -290,4 +291,22 @@ func (r ruleRepo) ListDeliveries(ctx context.Context, account, status string, li
 		return r.deliveries(r.t.query(ctx, "list deliveries", qDeliveryList, account, limit))
 	}
 	return r.deliveries(r.t.query(ctx, "list deliveries", qDeliveryListStatus, account, status, limit))
+}
+
+func (r ruleRepo) CountDeliveries(ctx context.Context) (map[string]int, error) {
+	rows, err := r.t.query(ctx, "count deliveries", qDeliveryCounts)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return nil, r.t.s.classify(err, "scan delivery count")
+		}
+		out[status] = n
+	}
+	return out, r.t.s.classify(rows.Err(), "count deliveries")
 }
