@@ -38,7 +38,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServe(stdout, stderr), newValidateConfig(stdout), newVersion(stdout), newBackup(stdout), newRestore(stdout), newFunction(stdout), newAdmin(stdout), newAudit(stdout))
+	root.AddCommand(newServe(stdout, stderr), newValidateConfig(stdout), newVersion(stdout), newBackup(stdout), newRestore(stdout), newFunction(stdout), newAdmin(stdout), newAudit(stdout), newEvents(stdout))
 	return root
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sigilhq/sigil/internal/errs"
+	"github.com/sigilhq/sigil/internal/events"
 	"github.com/sigilhq/sigil/internal/iam"
 	"github.com/sigilhq/sigil/internal/pki"
 	"github.com/sigilhq/sigil/internal/store"
@@ -176,6 +177,10 @@ func (s *Service) Create(ctx context.Context, p iam.Principal, in CreateInput) (
 			return err
 		}
 		if err := tx.CAs().Insert(ctx, rec); err != nil {
+			return err
+		}
+		if err := events.Publish(ctx, tx, events.SourcePCA, events.PCACreation, p.Account, s.opts.Region, now,
+			[]string{arn}, map[string]string{"result": "success"}); err != nil {
 			return err
 		}
 		return tx.Tags().Replace(ctx, arn, tags)

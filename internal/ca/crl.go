@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sigilhq/sigil/internal/errs"
+	"github.com/sigilhq/sigil/internal/events"
 	"github.com/sigilhq/sigil/internal/pki"
 	"github.com/sigilhq/sigil/internal/store"
 )
@@ -59,7 +60,10 @@ func (s *Service) RefreshCRLs(ctx context.Context, fence func(store.Tx) error) (
 			s.log.WarnContext(ctx, "CRL regeneration failed; retrying later", "ca", row.CAID, "partition", row.Partition,
 				"retry_in", failedRetry, "err", err)
 			if err := s.fenced(ctx, fence, func(tx store.Tx) error {
-				return tx.CRLs().Reschedule(ctx, row.CAID, row.Partition, now.Add(failedRetry))
+				if err := tx.CRLs().Reschedule(ctx, row.CAID, row.Partition, now.Add(failedRetry)); err != nil {
+					return err
+				}
+				return s.publishCRLEvent(ctx, tx, row.CAID, row.Partition, now, false)
 			}); err != nil {
 				return n, err
 			}
@@ -70,6 +74,20 @@ func (s *Service) RefreshCRLs(ctx context.Context, fence func(store.Tx) error) (
 		}
 	}
 	return n, nil
+}
+
+// publishCRLEvent announces a CRL generation (or its failure).
+func (s *Service) publishCRLEvent(ctx context.Context, tx store.Tx, caID string, partition int64, now time.Time, ok bool) error {
+	rec, err := tx.CAs().Get(ctx, caID)
+	if err != nil {
+		return nil // the CA is gone: nothing to announce
+	}
+	result := "success"
+	if !ok {
+		result = "failure"
+	}
+	return events.Publish(ctx, tx, events.SourcePCA, events.PCACRLGeneration, rec.Account, s.opts.Region, now, []string{rec.ARN},
+		map[string]any{"result": result, "partition": partition})
 }
 
 // fenced runs fn in a write transaction guarded by fence.
@@ -136,7 +154,12 @@ func (s *Service) refreshCRL(ctx context.Context, row *store.CRL, now time.Time,
 	}
 	saved := &store.CRL{CAID: rec.ID, Partition: row.Partition, Number: number, ThisUpdate: params.ThisUpdate,
 		NextUpdate: params.NextUpdate, RefreshAt: thisUpdate.Add(pub.lifetime / 2), DER: der}
-	if err := s.fenced(ctx, fence, func(tx store.Tx) error { return tx.CRLs().Save(ctx, saved, row.Pending) }); err != nil {
+	if err := s.fenced(ctx, fence, func(tx store.Tx) error {
+		if err := tx.CRLs().Save(ctx, saved, row.Pending); err != nil {
+			return err
+		}
+		return s.publishCRLEvent(ctx, tx, rec.ID, row.Partition, now, true)
+	}); err != nil {
 		return false, err
 	}
 	s.crls.put(rec.ID, row.Partition, &CRLFile{DER: der, Number: number, ThisUpdate: saved.ThisUpdate, NextUpdate: saved.NextUpdate},

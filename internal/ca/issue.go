@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sigilhq/sigil/internal/errs"
+	"github.com/sigilhq/sigil/internal/events"
 	"github.com/sigilhq/sigil/internal/iam"
 	"github.com/sigilhq/sigil/internal/pki"
 	"github.com/sigilhq/sigil/internal/store"
@@ -277,10 +278,14 @@ func (s *Service) issueWith(ctx context.Context, req *issueRequest, rec *store.C
 					return err
 				}
 			}
-			return tx.Certificates().Insert(ctx, &store.Certificate{
+			if err := tx.Certificates().Insert(ctx, &store.Certificate{
 				CAID: rec.ID, Serial: pki.SerialHex(serial), Account: rec.Account, DER: der,
 				NotBefore: notBefore, NotAfter: notAfter, IssuedAt: now, TemplateARN: tpl.ARN(), CRLPartition: partition,
-			})
+			}); err != nil {
+				return err
+			}
+			return events.Publish(ctx, tx, events.SourcePCA, events.PCACertificateIssuance, rec.Account, s.opts.Region, now,
+				[]string{rec.ARN, arn}, map[string]string{"result": "success"})
 		})
 		switch {
 		case err == nil:

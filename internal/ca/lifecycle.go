@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sigilhq/sigil/internal/errs"
+	"github.com/sigilhq/sigil/internal/events"
 	"github.com/sigilhq/sigil/internal/iam"
 	"github.com/sigilhq/sigil/internal/store"
 )
@@ -193,7 +194,9 @@ func (s *Service) Update(ctx context.Context, p iam.Principal, in UpdateInput) e
 	})
 }
 
-// mutate applies change to a CA with optimistic concurrency.
+// mutate applies change to a CA with optimistic concurrency. A change of
+// the CA's status is announced by an ACM Private CA State Change event in
+// the same transaction.
 func (s *Service) mutate(ctx context.Context, id, arn string, change func(rec *store.CA, now time.Time) error) error {
 	defer s.recs.drop(id)
 	err := s.store.Update(ctx, func(tx store.Tx) error {
@@ -202,13 +205,21 @@ func (s *Service) mutate(ctx context.Context, id, arn string, change func(rec *s
 			return err
 		}
 		now := s.clock.Now()
+		before := effectiveStatus(rec, now)
 		if err := change(rec, now); err != nil {
 			return err
 		}
 		if err := s.touchCRLs(ctx, tx, rec, now); err != nil {
 			return err
 		}
-		return tx.CAs().Update(ctx, rec)
+		if err := tx.CAs().Update(ctx, rec); err != nil {
+			return err
+		}
+		if after := effectiveStatus(rec, now); after != before {
+			return events.Publish(ctx, tx, events.SourcePCA, events.PCAStateChange, rec.Account, s.opts.Region, now, []string{rec.ARN},
+				map[string]string{"previousStatus": string(before), "status": string(after)})
+		}
+		return nil
 	})
 	if errors.Is(err, store.ErrStale) {
 		return concurrentModification(arn)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sigilhq/sigil/internal/errs"
+	"github.com/sigilhq/sigil/internal/events"
 	"github.com/sigilhq/sigil/internal/iam"
 	"github.com/sigilhq/sigil/internal/pki"
 	"github.com/sigilhq/sigil/internal/store"
@@ -103,7 +104,8 @@ func (s *Service) Revoke(ctx context.Context, p iam.Principal, caARN, serial, re
 				}
 			}
 		}
-		return nil
+		return events.Publish(ctx, tx, events.SourcePCA, events.PCARevocation, rec.Account, s.opts.Region, now,
+			[]string{caARN, certARN(caARN, sn)}, map[string]string{"result": "success", "reason": reason})
 	})
 	if err != nil {
 		return err

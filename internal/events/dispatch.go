@@ -376,3 +376,45 @@ func (d *Dispatcher) backoff(n int) time.Duration {
 	}
 	return min(delay, d.RetryMax)
 }
+
+// Retention of the outbox and the delivery log.
+const (
+	KeepEvents     = 30 * 24 * time.Hour // events, once fanned out
+	KeepDelivered  = 30 * 24 * time.Hour // successful deliveries
+	KeepDeadLetter = 90 * 24 * time.Hour // deliveries given up
+)
+
+// Purge deletes fanned-out events and finished deliveries past their
+// retention, a batch per transaction, and returns how many rows went.
+func (d *Dispatcher) Purge(ctx context.Context, fence scheduler.Fence) (int, error) {
+	now := d.clock.Now()
+	total := 0
+	for _, step := range []func(tx store.Tx) (int, error){
+		func(tx store.Tx) (int, error) { return tx.Events().PurgeDelivered(ctx, now.Add(-KeepEvents), 1000) },
+		func(tx store.Tx) (int, error) {
+			return tx.EventRules().PurgeDeliveries(ctx, DeliveryDelivered, now.Add(-KeepDelivered), 1000)
+		},
+		func(tx store.Tx) (int, error) {
+			return tx.EventRules().PurgeDeliveries(ctx, DeliveryFailed, now.Add(-KeepDeadLetter), 1000)
+		},
+	} {
+		for {
+			n := 0
+			err := d.store.Update(ctx, func(tx store.Tx) (err error) {
+				if err := fence(tx); err != nil {
+					return err
+				}
+				n, err = step(tx)
+				return err
+			})
+			if err != nil {
+				return total, err
+			}
+			total += n
+			if n < 1000 {
+				break
+			}
+		}
+	}
+	return total, nil
+}

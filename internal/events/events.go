@@ -19,11 +19,28 @@ import (
 // Sources and detail types Sigil publishes, spelled as AWS spells them.
 const (
 	SourceACM = "aws.acm"
+	SourcePCA = "aws.acm-pca"
+	SourceKMS = "aws.kms"
 
 	ACMApproachingExpiration = "ACM Certificate Approaching Expiration"
 	ACMAvailable             = "ACM Certificate Available"
 	ACMExpired               = "ACM Certificate Expired"
 	ACMRenewalActionRequired = "ACM Certificate Renewal Action Required"
+
+	// AWS Private CA's own events.
+	PCACreation            = "ACM Private CA Creation"
+	PCACertificateIssuance = "ACM Private CA Certificate Issuance"
+	PCARevocation          = "ACM Private CA Certificate Revocation"
+	PCACRLGeneration       = "ACM Private CA CRL Generation"
+	// Sigil's own (AWS announces CA status changes only through
+	// CloudTrail): detail {"previousStatus", "status"}.
+	PCAStateChange = "ACM Private CA State Change"
+
+	// KMS: AWS's rotation and deletion events, and Sigil's own key state
+	// change (AWS announces it only through CloudTrail).
+	KMSRotation    = "KMS CMK Rotation"
+	KMSDeletion    = "KMS CMK Deletion"
+	KMSStateChange = "KMS Key State Change"
 )
 
 // Envelope is an event as EventBridge delivers it.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sigilhq/sigil/internal/errs"
+	"github.com/sigilhq/sigil/internal/events"
 	"github.com/sigilhq/sigil/internal/iam"
 	"github.com/sigilhq/sigil/internal/scheduler"
 	"github.com/sigilhq/sigil/internal/store"
@@ -519,13 +520,22 @@ func (s *Service) change(ctx context.Context, p iam.Principal, action, keyID str
 		if k.KeyManager == ManagerAWS {
 			return errs.Coded(errs.Invalid, CodeUnsupported, "%s is an AWS managed key; %s is not allowed on it.", k.ARN, strings.TrimPrefix(action, "kms:"))
 		}
-		if err := fn(k, s.clock.Now()); err != nil {
+		now := s.clock.Now()
+		before := k.State
+		if err := fn(k, now); err != nil {
 			return err
 		}
 		if err := tx.KMSKeys().Update(ctx, k); err != nil {
 			return err
 		}
 		out = toKey(k)
+		if k.State != before {
+			detail := map[string]string{"key-id": k.ID, "previousState": before, "state": k.State}
+			if !k.DeletionAt.IsZero() {
+				detail["deletionDate"] = k.DeletionAt.UTC().Format(events.TimeFormat)
+			}
+			return events.Publish(ctx, tx, events.SourceKMS, events.KMSStateChange, k.Account, s.region, now, []string{k.ARN}, detail)
+		}
 		return nil
 	})
 	return out, err
@@ -727,7 +737,11 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, k *store.KMSKey, now 
 	if scheduled {
 		k.NextRotationAt = now.AddDate(0, 0, k.RotationPeriodDays)
 	}
-	return tx.KMSKeys().Update(ctx, k)
+	if err := tx.KMSKeys().Update(ctx, k); err != nil {
+		return err
+	}
+	return events.Publish(ctx, tx, events.SourceKMS, events.KMSRotation, k.Account, s.region, now, []string{k.ARN},
+		map[string]string{"key-id": k.ID})
 }
 
 // RotateDue rotates the keys whose rotation date has come and returns how
@@ -777,7 +791,11 @@ func (s *Service) DeleteDue(ctx context.Context, fence scheduler.Fence) (int, er
 				return false, err
 			}
 			s.log.Info("deleted KMS key", "key", k.ARN)
-			return true, tx.KMSKeys().Delete(ctx, id)
+			if err := tx.KMSKeys().Delete(ctx, id); err != nil {
+				return false, err
+			}
+			return true, events.Publish(ctx, tx, events.SourceKMS, events.KMSDeletion, k.Account, s.region, now, []string{k.ARN},
+				map[string]string{"key-id": k.ID})
 		})
 }
 

@@ -305,11 +305,19 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		_, err := dispatcher.Deliver(ctx, fence)
 		return err
 	}})
+	s.sched.Add(scheduler.Job{Name: "purge-events", Every: every, Run: func(ctx context.Context, fence scheduler.Fence) error {
+		n, err := dispatcher.Purge(ctx, fence)
+		if n > 0 {
+			log.Info("purged events and deliveries past their retention", "count", n)
+		}
+		return err
+	}})
 
 	aws := awsjson.NewServer(s.iam, base, awsjson.Options{
 		Region: cfg.Region, MaxBodyBytes: cfg.Limits.MaxBodyBytes, Logger: log, Audit: s.audit, Observe: s.metrics.ObserveAPI,
 	}, acmpca.Service(s.ca), acm.Service(s.acm), secretsmanager.Service(s.secrets), apikms.Service(s.kms),
-		functions.Service(s.secrets), admin.Service(s.iam), cloudtrail.Service(s.audit), eventbridge.Service(s.events))
+		functions.Service(s.secrets), admin.Service(s.iam), cloudtrail.Service(s.audit), eventbridge.Service(s.events),
+		eventbridge.NativeService(s.events))
 
 	apiMux := http.NewServeMux()
 	stsHandler := sts.New(s.iam, base, cfg.Region, log)

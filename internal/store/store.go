@@ -640,6 +640,9 @@ type Events interface {
 	MarkDelivered(ctx context.Context, id string, at time.Time) error
 	// CountUndelivered counts the events not yet fanned out.
 	CountUndelivered(ctx context.Context) (int, error)
+	// PurgeDelivered deletes up to limit events fanned out before t and
+	// returns how many.
+	PurgeDelivered(ctx context.Context, before time.Time, limit int) (int, error)
 	// List returns up to limit events of an account ordered by (Time, ID),
 	// after the event (afterTime, afterID) when afterID is not empty.
 	List(ctx context.Context, account string, afterTime time.Time, afterID string, limit int) ([]*Event, error)
@@ -1065,4 +1068,7 @@ type EventRules interface {
 	ListDeliveries(ctx context.Context, account, status string, limit int) ([]*EventDelivery, error)
 	// CountDeliveries counts every account's deliveries by status.
 	CountDeliveries(ctx context.Context) (map[string]int, error)
+	// PurgeDeliveries deletes up to limit deliveries of a status (not
+	// PENDING) created before t and returns how many.
+	PurgeDeliveries(ctx context.Context, status string, before time.Time, limit int) (int, error)
 }

@@ -5,16 +5,22 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/acmpca"
+	pcatypes "github.com/aws/aws-sdk-go-v2/service/acmpca/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/sigilhq/sigil/internal/api/webhook"
+	"github.com/sigilhq/sigil/internal/config"
 	"github.com/sigilhq/sigil/internal/sigiltest"
 )
 
@@ -55,6 +61,10 @@ func newHook(t *testing.T, key string, failFirst int) *hook {
 		if h.down {
 			h.tried++
 			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		if r.URL.Path == "/gone" {
+			w.WriteHeader(http.StatusNotFound)
 			return
 		}
 		if r.URL.Path == "/flaky" && h.failed < h.flaky {
@@ -232,6 +242,43 @@ func TestEventBridgeDelivery(t *testing.T) {
 	if strings.Contains(a.env.LogText(), "hook-key-7f3a91") {
 		t.Fatal("the connection's API key is in the server log")
 	}
+	// A target that answers 404 is not retried: it is dead-lettered at
+	// once, and the delivery log (`sigil events deliveries`) shows it.
+	rule("gone", `{"source":["com.example.gone"]}`, ebtypes.Target{Id: aws.String("gone"), Arn: aws.String(dest("gone", "/gone"))})
+	gone, err := eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{
+		{Source: aws.String("com.example.gone"), DetailType: aws.String("T"), Detail: aws.String(`{}`)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigilEvents := func(args ...string) string {
+		cmd := exec.Command(sigiltest.Binary(t), append([]string{"events", "deliveries"}, args...)...)
+		cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+a.env.URL, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=us-east-1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("sigil events deliveries %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	waitUntil(t, "the dead-lettered delivery", 10*time.Second, func() bool {
+		return strings.Contains(sigilEvents("--status", "FAILED"), *gone.Entries[0].EventId)
+	})
+	var log struct {
+		Deliveries []struct {
+			EventId, Status, RuleArn, TargetId string
+			Attempts, LastStatusCode           int
+		}
+	}
+	if err := json.Unmarshal([]byte(sigilEvents("--status", "FAILED", "--json")), &log); err != nil || len(log.Deliveries) != 1 ||
+		log.Deliveries[0].Attempts != 1 || log.Deliveries[0].LastStatusCode != 404 || log.Deliveries[0].TargetId != "gone" {
+		t.Fatalf("failed deliveries: %+v %v", log, err)
+	}
+	if err := json.Unmarshal([]byte(sigilEvents("--status", "DELIVERED", "--json")), &log); err != nil || len(log.Deliveries) < 6 {
+		t.Fatalf("delivered: %+v %v", log, err)
+	}
+	if table := sigilEvents("--max", "3"); strings.Count(table, "\n") != 4 || !strings.Contains(table, "HTTP 404") {
+		t.Fatalf("the table of the last three deliveries:\n%s", table)
+	}
+
 	// Nor in the audit trail (CreateConnection's ApiKeyValue is redacted).
 	if err := a.env.Server.Audit().Flush(ctx); err != nil {
 		t.Fatal(err)
@@ -301,5 +348,90 @@ func TestEventDeliverySurvivesKill(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	if n := len(h.deliveries("/k")); n != 1 {
 		t.Fatalf("%d deliveries after success", n)
+	}
+}
+
+// TestServiceEvents checks the events Private CA and KMS publish, as a rule
+// would see them: CA creation, issuance, revocation, CRL generation and
+// status changes; KMS key state changes, rotation and deletion.
+func TestServiceEvents(t *testing.T) {
+	env := sigiltest.Start(t, func(c *config.Config) {
+		c.Scheduler.JobInterval = 100 * time.Millisecond
+		c.Revocation.Propagation = 500 * time.Millisecond
+	})
+	pc := env.PCA()
+	caARN := createCAWith(t, pc, pcatypes.CertificateAuthorityTypeRoot, "Events Root",
+		&pcatypes.RevocationConfiguration{CrlConfiguration: &pcatypes.CrlConfiguration{Enabled: aws.Bool(true), ExpirationInDays: aws.Int32(7)}})
+	activateRoot(t, pc, caARN, pcatypes.SigningAlgorithmSha256withecdsa, 5)
+	iss, err := pc.IssueCertificate(ctx, &acmpca.IssueCertificateInput{CertificateAuthorityArn: &caARN, Csr: quickCSR(t, "ev.example"),
+		SigningAlgorithm: pcatypes.SigningAlgorithmSha256withecdsa, Validity: &pcatypes.Validity{Type: pcatypes.ValidityPeriodTypeDays, Value: aws.Int64(3)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial := (*iss.CertificateArn)[strings.LastIndex(*iss.CertificateArn, "/")+1:]
+	if _, err := pc.RevokeCertificate(ctx, &acmpca.RevokeCertificateInput{CertificateAuthorityArn: &caARN, CertificateSerial: &serial,
+		RevocationReason: pcatypes.RevocationReasonKeyCompromise}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.UpdateCertificateAuthority(ctx, &acmpca.UpdateCertificateAuthorityInput{CertificateAuthorityArn: &caARN,
+		Status: pcatypes.CertificateAuthorityStatusDisabled}); err != nil {
+		t.Fatal(err)
+	}
+
+	km := env.KMS()
+	key, err := km.CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyARN := *key.KeyMetadata.Arn
+	if _, err := km.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: &keyARN}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := km.DisableKey(ctx, &kms.DisableKeyInput{KeyId: &keyARN}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := km.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: &keyARN, PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	advance(t, env.URL, "169h")
+
+	find := func(source, detailType, resource string) []map[string]any {
+		var out []map[string]any
+		for _, e := range sigiltest.Events(t, env.URL, "000000000000") {
+			res, _ := e["resources"].([]any)
+			if e["source"] == source && e["detail-type"] == detailType && len(res) > 0 && res[len(res)-1] == resource {
+				out = append(out, e["detail"].(map[string]any))
+			}
+		}
+		return out
+	}
+	waitUntil(t, "the key's deletion event", 10*time.Second, func() bool { return len(find("aws.kms", "KMS CMK Deletion", keyARN)) == 1 })
+	waitUntil(t, "a CRL generation event", 10*time.Second, func() bool { return len(find("aws.acm-pca", "ACM Private CA CRL Generation", caARN)) > 0 })
+	for _, c := range []struct {
+		source, detailType, resource string
+		want                         map[string]any
+	}{
+		{"aws.acm-pca", "ACM Private CA Creation", caARN, map[string]any{"result": "success"}},
+		{"aws.acm-pca", "ACM Private CA Certificate Issuance", *iss.CertificateArn, map[string]any{"result": "success"}},
+		{"aws.acm-pca", "ACM Private CA Certificate Revocation", *iss.CertificateArn, map[string]any{"result": "success", "reason": "KEY_COMPROMISE"}},
+		{"aws.acm-pca", "ACM Private CA State Change", caARN, map[string]any{"previousStatus": "ACTIVE", "status": "DISABLED"}},
+		{"aws.kms", "KMS CMK Rotation", keyARN, nil},
+		{"aws.kms", "KMS Key State Change", keyARN, map[string]any{"previousState": "Enabled", "state": "Disabled"}},
+		{"aws.kms", "KMS Key State Change", keyARN, map[string]any{"previousState": "Disabled", "state": "PendingDeletion"}},
+	} {
+		found := false
+		for _, d := range find(c.source, c.detailType, c.resource) {
+			ok := true
+			for k, v := range c.want {
+				ok = ok && d[k] == v
+			}
+			found = found || ok
+		}
+		if !found {
+			t.Errorf("no %s %q event for %s with %v", c.source, c.detailType, c.resource, c.want)
+		}
+	}
+	if n := len(find("aws.acm-pca", "ACM Private CA Creation", caARN)); n != 1 {
+		t.Errorf("%d creation events", n)
 	}
 }

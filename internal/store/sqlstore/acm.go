@@ -71,6 +71,7 @@ var (
 		WHERE delivered_at IS NULL ORDER BY time, id LIMIT ?`)
 	qEventDelivered = register(`UPDATE events SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL`)
 	qEventBacklog   = register(`SELECT COUNT(*) FROM events WHERE delivered_at IS NULL`)
+	qEventPurge     = register(`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE delivered_at IS NOT NULL AND delivered_at < ? LIMIT ?)`)
 	qACMExpiries    = register(`SELECT arn, domain_name, type, status, not_after FROM acm_certificates ORDER BY id`)
 )
 
@@ -589,6 +590,15 @@ func (r eventRepo) CountUndelivered(ctx context.Context) (int, error) {
 	var n int
 	err := r.t.queryRow(ctx, qEventBacklog).Scan(&n)
 	return n, r.t.s.classify(err, "count undelivered events")
+}
+
+func (r eventRepo) PurgeDelivered(ctx context.Context, before time.Time, limit int) (int, error) {
+	res, err := r.t.exec(ctx, "purge delivered events", qEventPurge, tm(before), limit)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }
 
 func (r eventRepo) scan(rows *sql.Rows) ([]*store.Event, error) {

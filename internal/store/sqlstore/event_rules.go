@@ -46,7 +46,9 @@ var (
 		WHERE status = 'PENDING' AND next_at <= ? ORDER BY next_at LIMIT ?`)
 	qDeliveryUpdate = register(`UPDATE event_deliveries SET status = ?, attempts = ?, next_at = ?, last_error = ?, last_status = ?,
 		delivered_at = ? WHERE id = ?`)
-	qDeliveryCounts     = register(`SELECT status, COUNT(*) FROM event_deliveries GROUP BY status`)
+	qDeliveryCounts = register(`SELECT status, COUNT(*) FROM event_deliveries GROUP BY status`)
+	qDeliveryPurge  = register(`DELETE FROM event_deliveries WHERE id IN
+		(SELECT id FROM event_deliveries WHERE status = ? AND status <> 'PENDING' AND created_at < ? LIMIT ?)`)
 	qDeliveryList       = register(`SELECT ` + deliveryColumns + ` FROM event_deliveries WHERE account_id = ? ORDER BY created_at DESC, id LIMIT ?`)
 	qDeliveryListStatus = register(`SELECT ` + deliveryColumns + ` FROM event_deliveries WHERE account_id = ? AND status = ? ORDER BY created_at DESC, id LIMIT ?`)
 )
@@ -309,4 +311,13 @@ func (r ruleRepo) CountDeliveries(ctx context.Context) (map[string]int, error) {
 		out[status] = n
 	}
 	return out, r.t.s.classify(rows.Err(), "count deliveries")
+}
+
+func (r ruleRepo) PurgeDeliveries(ctx context.Context, status string, before time.Time, limit int) (int, error) {
+	res, err := r.t.exec(ctx, "purge deliveries", qDeliveryPurge, status, tm(before), limit)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }

@@ -54,6 +54,7 @@ func Run(t *testing.T, open Opener) {
 		{"SettingsAndEvents", testSettingsAndEvents},
 		{"AuditEvents", testAuditEvents},
 		{"CAAccess", testCAAccess},
+		{"OutboxAndDeliveries", testOutboxAndDeliveries},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -1390,6 +1391,77 @@ func testCAAccess(t *testing.T, s store.Store) {
 		}
 		if _, err := tx.CAAccess().GetPolicy(ctx, "ca-a"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("policy survived the CA: %v", err)
+		}
+		return nil
+	})
+}
+
+func testOutboxAndDeliveries(t *testing.T, s store.Store) {
+	for i, id := range []string{"e1", "e2", "e3"} {
+		e := &store.Event{ID: id, Account: "111111111111", Source: "aws.acm", DetailType: "x", Time: base.Add(time.Duration(i) * time.Second), Body: []byte(`{}`)}
+		update(t, s, func(tx store.Tx) error { return tx.Events().Append(ctx, e) })
+	}
+	update(t, s, func(tx store.Tx) error {
+		if evs, err := tx.Events().Undelivered(ctx, 2); err != nil || len(evs) != 2 || evs[0].ID != "e1" {
+			t.Errorf("undelivered: %v %v", evs, err)
+		}
+		if err := tx.Events().MarkDelivered(ctx, "e1", base); err != nil {
+			return err
+		}
+		if err := tx.Events().MarkDelivered(ctx, "e1", base); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("marking twice: %v", err)
+		}
+		return tx.Events().MarkDelivered(ctx, "e2", base.Add(time.Hour))
+	})
+	update(t, s, func(tx store.Tx) error {
+		if n, err := tx.Events().CountUndelivered(ctx); err != nil || n != 1 {
+			t.Errorf("backlog %d %v", n, err)
+		}
+		// Only fanned-out events older than the cut go.
+		if n, err := tx.Events().PurgeDelivered(ctx, base.Add(time.Minute), 10); err != nil || n != 1 {
+			t.Errorf("purged %d events, %v", n, err)
+		}
+		return nil
+	})
+	d := &store.EventDelivery{ID: "d1", EventID: "e1", Account: "111111111111", RuleARN: "r", TargetID: "t", TargetARN: "a",
+		Body: []byte(`{}`), Status: "PENDING", MaxAttempts: 3, Expires: base.Add(time.Hour), NextAt: base, CreatedAt: base}
+	update(t, s, func(tx store.Tx) error {
+		if ok, err := tx.EventRules().InsertDelivery(ctx, d); err != nil || !ok {
+			t.Errorf("insert delivery: %v %v", ok, err)
+		}
+		dup := *d
+		dup.ID = "d2"
+		if ok, err := tx.EventRules().InsertDelivery(ctx, &dup); err != nil || ok {
+			t.Errorf("a second delivery of the same event to the same target: %v %v", ok, err)
+		}
+		return nil
+	})
+	s.View(ctx, func(tx store.Tx) error {
+		if due, err := tx.EventRules().DueDeliveries(ctx, base.Add(-time.Second), 10); err != nil || len(due) != 0 {
+			t.Errorf("due before NextAt: %v %v", due, err)
+		}
+		if due, err := tx.EventRules().DueDeliveries(ctx, base, 10); err != nil || len(due) != 1 || string(due[0].Body) != "{}" {
+			t.Errorf("due: %v %v", due, err)
+		}
+		return nil
+	})
+	d.Status, d.Attempts, d.DeliveredAt = "DELIVERED", 1, base.Add(time.Second)
+	update(t, s, func(tx store.Tx) error { return tx.EventRules().UpdateDelivery(ctx, d) })
+	s.View(ctx, func(tx store.Tx) error {
+		if c, err := tx.EventRules().CountDeliveries(ctx); err != nil || c["DELIVERED"] != 1 || c["PENDING"] != 0 {
+			t.Errorf("counts %v %v", c, err)
+		}
+		if l, err := tx.EventRules().ListDeliveries(ctx, "111111111111", "DELIVERED", 10); err != nil || len(l) != 1 || l[0].Attempts != 1 {
+			t.Errorf("list %v %v", l, err)
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error {
+		if n, err := tx.EventRules().PurgeDeliveries(ctx, "DELIVERED", base, 10); err != nil || n != 0 {
+			t.Errorf("purged a delivery created at the cut: %d %v", n, err)
+		}
+		if n, err := tx.EventRules().PurgeDeliveries(ctx, "DELIVERED", base.Add(time.Second), 10); err != nil || n != 1 {
+			t.Errorf("purged %d deliveries, %v", n, err)
 		}
 		return nil
 	})
