@@ -55,37 +55,53 @@ type policyCache struct {
 }
 
 type policyEntry struct {
-	doc string
-	at  time.Time
+	doc  string
+	tags map[string]string
+	at   time.Time
 }
 
-// resourcePolicy returns a CA's policy ("" when it has none).
-func (s *Service) resourcePolicy(ctx context.Context, id string) (string, error) {
+// accessOf returns a CA's resource policy ("" when it has none) and its
+// tags (for aws:ResourceTag conditions), cached like IAM policies.
+func (s *Service) accessOf(ctx context.Context, id, arn string) (string, map[string]string, error) {
 	now := s.clock.Now()
 	s.policies.mu.Lock()
 	e, ok := s.policies.m[id]
 	s.policies.mu.Unlock()
 	if ok && now.Sub(e.at) >= 0 && now.Sub(e.at) < policyCacheTTL {
-		return e.doc, nil
+		return e.doc, e.tags, nil
 	}
 	var doc string
+	var tags map[string]string
 	err := s.store.Read(ctx, func(tx store.Tx) (err error) {
 		doc, err = tx.CAAccess().GetPolicy(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
 			doc, err = "", nil
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		list, err := tx.Tags().List(ctx, arn)
+		if err != nil {
+			return err
+		}
+		if len(list) > 0 {
+			tags = make(map[string]string, len(list))
+			for _, t := range list {
+				tags[t.Key] = t.Value
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	s.policies.mu.Lock()
 	if s.policies.m == nil {
 		s.policies.m = map[string]policyEntry{}
 	}
-	s.policies.m[id] = policyEntry{doc: doc, at: now}
+	s.policies.m[id] = policyEntry{doc: doc, tags: tags, at: now}
 	s.policies.mu.Unlock()
-	return doc, nil
+	return doc, tags, nil
 }
 
 func (s *Service) forgetPolicy(id string) {
@@ -100,11 +116,11 @@ func (s *Service) forgetPolicy(id string) {
 // is shared with it). A service acting in the CA's own account (ACM
 // renewing) needs a permission for the action as well.
 func (s *Service) authorizeCA(ctx context.Context, p iam.Principal, id string, r iam.Request) error {
-	doc, err := s.resourcePolicy(ctx, id)
+	doc, tags, err := s.accessOf(ctx, id, r.Resource)
 	if err != nil {
 		return err
 	}
-	r.ResourcePolicy = doc
+	r.ResourcePolicy, r.ResourceTags = doc, tags
 	if p.Service != "" && !p.Admin && p.Account == iam.AccountOf(r.Resource) {
 		action := strings.TrimPrefix(r.Action, "acm-pca:")
 		var perms []*store.CAPermission

@@ -101,6 +101,7 @@ func (s *Service) changeTags(ctx context.Context, p iam.Principal, action, arn s
 	if err := s.authorizeCA(ctx, p, id, iam.Request{Action: action, Resource: arn}); err != nil {
 		return err
 	}
+	defer s.forgetPolicy(id) // the tags feed aws:ResourceTag conditions
 	return s.store.Update(ctx, func(tx store.Tx) error {
 		rec, err := s.loadCA(ctx, tx, id, arn)
 		if err != nil {

@@ -267,3 +267,41 @@ func TestPCAPermissions(t *testing.T) {
 	_, err = pc.ListPermissions(ctx, &acmpca.ListPermissionsInput{CertificateAuthorityArn: &missing})
 	wantCode(t, err, "ResourceNotFoundException")
 }
+
+// TestPCAResourceTagConditions: a user tagged team=a may issue only from
+// CAs tagged team=a (aws:ResourceTag against aws:PrincipalTag), and a
+// re-tag takes effect at once on this node.
+func TestPCAResourceTagConditions(t *testing.T) {
+	env := sigiltest.Start(t)
+	ctx := context.Background()
+	dev := newCaller(env, iam.DevAccount, "arn:aws:iam::000000000000:root", "test", "test", "")
+	w := &iamWorld{t: t, env: env, admin: dev}
+	user := w.user("team-a-issuer", map[string]string{"team": "a"}, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+		"Action":"acm-pca:IssueCertificate","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/team":"${aws:PrincipalTag/team}"}}}]}`)
+	mk := func(cn, team string) string {
+		arn := createCA(t, dev.pca, pcatypes.CertificateAuthorityTypeRoot, pcatypes.KeyAlgorithmEcPrime256v1, pcatypes.SigningAlgorithmSha256withecdsa, cn)
+		activateRoot(t, dev.pca, arn, pcatypes.SigningAlgorithmSha256withecdsa, 5)
+		if _, err := dev.pca.TagCertificateAuthority(ctx, &acmpca.TagCertificateAuthorityInput{CertificateAuthorityArn: &arn,
+			Tags: []pcatypes.Tag{{Key: aws.String("team"), Value: aws.String(team)}}}); err != nil {
+			t.Fatal(err)
+		}
+		return arn
+	}
+	caA, caB := mk("Team A Root", "a"), mk("Team B Root", "b")
+	issue := func(ca string) error {
+		_, err := user.pca.IssueCertificate(ctx, &acmpca.IssueCertificateInput{CertificateAuthorityArn: &ca, Csr: quickCSR(t, "t.example"),
+			SigningAlgorithm: pcatypes.SigningAlgorithmSha256withecdsa, Validity: &pcatypes.Validity{Type: pcatypes.ValidityPeriodTypeDays, Value: aws.Int64(1)}})
+		return err
+	}
+	if err := issue(caA); err != nil {
+		t.Fatalf("team a's CA: %v", err)
+	}
+	wantCode(t, issue(caB), "AccessDeniedException")
+	if _, err := dev.pca.TagCertificateAuthority(ctx, &acmpca.TagCertificateAuthorityInput{CertificateAuthorityArn: &caB,
+		Tags: []pcatypes.Tag{{Key: aws.String("team"), Value: aws.String("a")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := issue(caB); err != nil {
+		t.Fatalf("after re-tagging: %v", err)
+	}
+}
