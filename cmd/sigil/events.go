@@ -60,6 +60,21 @@ func newEvents(stdout io.Writer) *cobra.Command {
 	deliveries.Flags().StringVar(&status, "status", "", "only deliveries in this status")
 	deliveries.Flags().IntVar(&limit, "max", 100, "at most this many (1-1000)")
 	deliveries.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
-	cmd.AddCommand(deliveries)
+	var eventID string
+	redrive := &cobra.Command{
+		Use:   "redrive [--event-id ID]",
+		Short: "Send dead-lettered (FAILED) deliveries again: of one event, or all of them",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var out eventbridge.RedriveOutput
+			if err := c.call(cmd.Context(), eventbridge.NativeTargetPrefix+".RedriveDeliveries", eventbridge.RedriveInput{EventId: eventID}, &out); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%d deliveries pending again\n", out.Redriven)
+			return nil
+		},
+	}
+	redrive.Flags().StringVar(&eventID, "event-id", "", "only this event's deliveries")
+	cmd.AddCommand(deliveries, redrive)
 	return cmd
 }

@@ -57,3 +57,22 @@ func (b *Bus) ListDeliveries(ctx context.Context, p iam.Principal, status string
 	}
 	return out, nil
 }
+
+// RedriveDeliveries sends the account's dead-lettered deliveries again —
+// of one event, or every FAILED one when eventID is "" — with a fresh
+// retry budget (the target's attempts, and 24 hours). It returns how many.
+func (b *Bus) RedriveDeliveries(ctx context.Context, p iam.Principal, eventID string) (int, error) {
+	if err := b.authz.Authorize(ctx, p, iam.Request{Action: "events:RedriveDeliveries", Resource: "*"}); err != nil {
+		return 0, err
+	}
+	now := b.clock.Now()
+	var n int
+	err := b.store.Update(ctx, func(tx store.Tx) (err error) {
+		n, err = tx.EventRules().Redrive(ctx, p.Account, eventID, now, now.Add(DefaultMaxAge))
+		return err
+	})
+	if err == nil && n == 0 && eventID != "" {
+		return 0, notFound("Event %s has no FAILED delivery in this account.", eventID)
+	}
+	return n, err
+}

@@ -1068,6 +1068,10 @@ type EventRules interface {
 	ListDeliveries(ctx context.Context, account, status string, limit int) ([]*EventDelivery, error)
 	// CountDeliveries counts every account's deliveries by status.
 	CountDeliveries(ctx context.Context) (map[string]int, error)
+	// Redrive makes an account's FAILED deliveries (of one event, or all
+	// when eventID is "") PENDING again, due at now with a fresh attempt
+	// count and age limit expires; it returns how many.
+	Redrive(ctx context.Context, account, eventID string, now, expires time.Time) (int, error)
 	// PurgeDeliveries deletes up to limit deliveries of a status (not
 	// PENDING) created before t and returns how many.
 	PurgeDeliveries(ctx context.Context, status string, before time.Time, limit int) (int, error)

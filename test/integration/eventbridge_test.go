@@ -37,6 +37,7 @@ type hook struct {
 	failed int
 	down   bool // answer 503 to everything
 	tried  int  // deliveries refused while down
+	fixed  bool // /gone answers 200 (it answers 404 until then)
 }
 
 type delivery struct {
@@ -63,7 +64,7 @@ func newHook(t *testing.T, key string, failFirst int) *hook {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
-		if r.URL.Path == "/gone" {
+		if r.URL.Path == "/gone" && !h.fixed {
 			w.WriteHeader(http.StatusNotFound)
 			return
 		}
@@ -277,6 +278,23 @@ func TestEventBridgeDelivery(t *testing.T) {
 	}
 	if table := sigilEvents("--max", "3"); strings.Count(table, "\n") != 4 || !strings.Contains(table, "HTTP 404") {
 		t.Fatalf("the table of the last three deliveries:\n%s", table)
+	}
+
+	// Once the endpoint is fixed, a redrive sends the dead letter again.
+	h.mu.Lock()
+	h.fixed = true
+	h.mu.Unlock()
+	cmd := exec.Command(sigiltest.Binary(t), "events", "redrive", "--event-id", *gone.Entries[0].EventId)
+	cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+a.env.URL, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=us-east-1")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "1 deliveries pending again") {
+		t.Fatalf("sigil events redrive: %v\n%s", err, out)
+	}
+	waitUntil(t, "the redriven delivery", 10*time.Second, func() bool { return len(h.deliveries("/gone")) == 1 })
+	if got := h.deliveries("/gone")[0].id; got != *gone.Entries[0].EventId {
+		t.Fatalf("redriven delivery carries id %s", got)
+	}
+	if strings.Contains(sigilEvents("--status", "FAILED"), *gone.Entries[0].EventId) {
+		t.Fatal("the redriven delivery is still FAILED")
 	}
 
 	// Nor in the audit trail (CreateConnection's ApiKeyValue is redacted).

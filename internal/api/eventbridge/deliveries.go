@@ -19,7 +19,8 @@ func NativeService(bus *events.Bus) *awsjson.Service {
 		SigningName:  "sigil",
 		Errors:       Errors,
 		Operations: map[string]awsjson.Handler{
-			"ListDeliveries": awsjson.Op(h.listDeliveries),
+			"ListDeliveries":    awsjson.Op(h.listDeliveries),
+			"RedriveDeliveries": awsjson.Op(h.redriveDeliveries),
 		},
 	}
 }
@@ -62,4 +63,22 @@ func (h handlers) listDeliveries(ctx context.Context, c *awsjson.Call, in *ListD
 			DeliveredAt: awsjson.TimePtr(d.DeliveredAt), NextAttemptAt: awsjson.TimePtr(d.NextAttemptAt)})
 	}
 	return out, nil
+}
+
+// RedriveInput selects the dead-lettered deliveries to send again.
+type RedriveInput struct {
+	EventId string `json:"EventId,omitempty"` // "" for every FAILED delivery
+}
+
+// RedriveOutput says how many deliveries are pending again.
+type RedriveOutput struct {
+	Redriven int `json:"Redriven"`
+}
+
+func (h handlers) redriveDeliveries(ctx context.Context, c *awsjson.Call, in *RedriveInput) (*RedriveOutput, error) {
+	n, err := h.bus.RedriveDeliveries(ctx, c.Principal, in.EventId)
+	if err != nil {
+		return nil, err
+	}
+	return &RedriveOutput{Redriven: n}, nil
 }

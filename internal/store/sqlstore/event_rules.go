@@ -46,8 +46,10 @@ var (
 		WHERE status = 'PENDING' AND next_at <= ? ORDER BY next_at LIMIT ?`)
 	qDeliveryUpdate = register(`UPDATE event_deliveries SET status = ?, attempts = ?, next_at = ?, last_error = ?, last_status = ?,
 		delivered_at = ? WHERE id = ?`)
-	qDeliveryCounts = register(`SELECT status, COUNT(*) FROM event_deliveries GROUP BY status`)
-	qDeliveryPurge  = register(`DELETE FROM event_deliveries WHERE id IN
+	qDeliveryCounts  = register(`SELECT status, COUNT(*) FROM event_deliveries GROUP BY status`)
+	qDeliveryRedrive = register(`UPDATE event_deliveries SET status = 'PENDING', attempts = 0, next_at = ?, expires_at = ?, last_error = ''
+		WHERE account_id = ? AND status = 'FAILED' AND (event_id = ? OR ? = '')`)
+	qDeliveryPurge = register(`DELETE FROM event_deliveries WHERE id IN
 		(SELECT id FROM event_deliveries WHERE status = ? AND status <> 'PENDING' AND created_at < ? LIMIT ?)`)
 	qDeliveryList       = register(`SELECT ` + deliveryColumns + ` FROM event_deliveries WHERE account_id = ? ORDER BY created_at DESC, id LIMIT ?`)
 	qDeliveryListStatus = register(`SELECT ` + deliveryColumns + ` FROM event_deliveries WHERE account_id = ? AND status = ? ORDER BY created_at DESC, id LIMIT ?`)
@@ -315,6 +317,15 @@ func (r ruleRepo) CountDeliveries(ctx context.Context) (map[string]int, error) {
 
 func (r ruleRepo) PurgeDeliveries(ctx context.Context, status string, before time.Time, limit int) (int, error) {
 	res, err := r.t.exec(ctx, "purge deliveries", qDeliveryPurge, status, tm(before), limit)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+func (r ruleRepo) Redrive(ctx context.Context, account, eventID string, now, expires time.Time) (int, error) {
+	res, err := r.t.exec(ctx, "redrive deliveries", qDeliveryRedrive, tm(now), tm(expires), account, eventID, eventID)
 	if err != nil {
 		return 0, err
 	}

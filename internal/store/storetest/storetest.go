@@ -1456,6 +1456,31 @@ func testOutboxAndDeliveries(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+	// A dead letter redriven is due again with a fresh budget.
+	failed := *d
+	failed.ID, failed.EventID, failed.Status, failed.Attempts, failed.LastError = "d3", "e3", "FAILED", 3, "HTTP 404"
+	update(t, s, func(tx store.Tx) error {
+		if _, err := tx.EventRules().InsertDelivery(ctx, &failed); err != nil {
+			return err
+		}
+		return tx.EventRules().UpdateDelivery(ctx, &failed)
+	})
+	update(t, s, func(tx store.Tx) error {
+		if n, err := tx.EventRules().Redrive(ctx, "111111111111", "other", base, base.Add(time.Hour)); err != nil || n != 0 {
+			t.Errorf("redrive of another event: %d %v", n, err)
+		}
+		if n, err := tx.EventRules().Redrive(ctx, "111111111111", "", base.Add(time.Minute), base.Add(time.Hour)); err != nil || n != 1 {
+			t.Errorf("redrive: %d %v", n, err)
+		}
+		return nil
+	})
+	s.View(ctx, func(tx store.Tx) error {
+		due, err := tx.EventRules().DueDeliveries(ctx, base.Add(time.Minute), 10)
+		if err != nil || len(due) != 1 || due[0].ID != "d3" || due[0].Attempts != 0 || due[0].LastError != "" || !due[0].Expires.Equal(base.Add(time.Hour)) {
+			t.Errorf("after redrive: %+v %v", due, err)
+		}
+		return nil
+	})
 	update(t, s, func(tx store.Tx) error {
 		if n, err := tx.EventRules().PurgeDeliveries(ctx, "DELIVERED", base, 10); err != nil || n != 0 {
 			t.Errorf("purged a delivery created at the cut: %d %v", n, err)
