@@ -68,6 +68,8 @@ type Dispatcher struct {
 	gen   int64
 	rules map[string][]compiledRule // by account
 	ready bool
+	// nextCall is when each API destination may be called again.
+	nextCall map[string]time.Time
 }
 
 type compiledRule struct {
@@ -239,6 +241,9 @@ func (d *Dispatcher) Deliver(ctx context.Context, fence scheduler.Fence) (int, e
 			return ok, ctx.Err()
 		}
 		status, sendErr := d.send(ctx, dl)
+		if errors.Is(sendErr, errRateLimited) {
+			continue // its turn comes in a later run; nothing is recorded
+		}
 		now := d.clock.Now()
 		dl.Attempts++
 		dl.LastStatus = status
@@ -299,6 +304,9 @@ func (d *Dispatcher) send(ctx context.Context, dl *store.EventDelivery) (int, er
 	if err != nil {
 		return 0, err
 	}
+	if !d.allow(dest.ARN, dest.RateLimit) {
+		return 0, errRateLimited
+	}
 	plain, err := d.sealer.Open(conn.Auth, sealContext(conn.ARN))
 	if err != nil {
 		return 0, errs.Wrap(err, "open connection")
@@ -344,6 +352,29 @@ func (d *Dispatcher) targetOf(ctx context.Context, dl *store.EventDelivery, t *T
 }
 
 var errNoDestination = errors.New("the API destination or its connection no longer exists")
+
+// errRateLimited means the API destination's InvocationRateLimitPerSecond
+// leaves no room for another call now.
+var errRateLimited = errors.New("the API destination's invocation rate limit is reached")
+
+// allow spaces the calls to an API destination by 1/rate seconds (its
+// InvocationRateLimitPerSecond), on this node — the only one delivering.
+func (d *Dispatcher) allow(dest string, rate int) bool {
+	if rate <= 0 {
+		return true
+	}
+	now := d.clock.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.nextCall == nil {
+		d.nextCall = map[string]time.Time{}
+	}
+	if next := d.nextCall[dest]; now.Before(next) {
+		return false
+	}
+	d.nextCall[dest] = now.Add(time.Second / time.Duration(rate))
+	return true
+}
 
 // retryable follows EventBridge's API destination rules: retry when there
 // was no answer, on 401, 407, 409, 429 and 5xx; not on other answers.

@@ -43,6 +43,7 @@ type hook struct {
 type delivery struct {
 	id   string
 	body map[string]any
+	at   time.Time
 }
 
 func newHook(t *testing.T, key string, failFirst int) *hook {
@@ -77,7 +78,7 @@ func newHook(t *testing.T, key string, failFirst int) *hook {
 		if err := json.Unmarshal(body, &m); err != nil {
 			t.Errorf("delivery to %s is not a JSON object: %s", r.URL.Path, body)
 		}
-		h.got[r.URL.Path] = append(h.got[r.URL.Path], delivery{id: r.Header.Get(webhook.HeaderEventID), body: m})
+		h.got[r.URL.Path] = append(h.got[r.URL.Path], delivery{id: r.Header.Get(webhook.HeaderEventID), body: m, at: time.Now()})
 		w.WriteHeader(http.StatusOK)
 	}))
 	t.Cleanup(h.srv.Close)
@@ -278,6 +279,27 @@ func TestEventBridgeDelivery(t *testing.T) {
 	}
 	if table := sigilEvents("--max", "3"); strings.Count(table, "\n") != 4 || !strings.Contains(table, "HTTP 404") {
 		t.Fatalf("the table of the last three deliveries:\n%s", table)
+	}
+
+	// An API destination limited to one call a second gets them a second
+	// apart.
+	slow, err := eb.CreateApiDestination(ctx, &eventbridge.CreateApiDestinationInput{Name: aws.String("slow"), ConnectionArn: conn.ConnectionArn,
+		InvocationEndpoint: aws.String(h.srv.URL + "/slow"), HttpMethod: ebtypes.ApiDestinationHttpMethodPost, InvocationRateLimitPerSecond: aws.Int32(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule("slow", `{"source":["com.example.slow"]}`, ebtypes.Target{Id: aws.String("slow"), Arn: slow.ApiDestinationArn})
+	for i := 0; i < 3; i++ {
+		if _, err := eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{
+			{Source: aws.String("com.example.slow"), DetailType: aws.String("T"), Detail: aws.String(`{}`)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, "the rate-limited deliveries", 15*time.Second, func() bool { return len(h.deliveries("/slow")) == 3 })
+	for i, d := range h.deliveries("/slow")[1:] {
+		if gap := d.at.Sub(h.deliveries("/slow")[i].at); gap < 900*time.Millisecond {
+			t.Fatalf("deliveries to a 1/s destination %s apart", gap)
+		}
 	}
 
 	// Once the endpoint is fixed, a redrive sends the dead letter again.
