@@ -236,11 +236,12 @@ func (d *Dispatcher) Deliver(ctx context.Context, fence scheduler.Fence) (int, e
 		return 0, err
 	}
 	ok := 0
+	var waited time.Duration // for destinations' rate limits, this run
 	for _, dl := range due {
 		if ctx.Err() != nil {
 			return ok, ctx.Err()
 		}
-		status, sendErr := d.send(ctx, dl)
+		status, sendErr := d.send(ctx, dl, &waited)
 		if errors.Is(sendErr, errRateLimited) {
 			continue // its turn comes in a later run; nothing is recorded
 		}
@@ -288,7 +289,7 @@ func (d *Dispatcher) Deliver(ctx context.Context, fence scheduler.Fence) (int, e
 func (d *Dispatcher) tel() telemetry.Recorder { return telemetry.Or(d.Telemetry) }
 
 // send resolves a delivery's API destination and connection and sends it.
-func (d *Dispatcher) send(ctx context.Context, dl *store.EventDelivery) (int, error) {
+func (d *Dispatcher) send(ctx context.Context, dl *store.EventDelivery, waited *time.Duration) (int, error) {
 	var dest *store.EventDestination
 	var conn *store.EventConnection
 	err := d.store.View(ctx, func(tx store.Tx) (err error) {
@@ -304,9 +305,20 @@ func (d *Dispatcher) send(ctx context.Context, dl *store.EventDelivery) (int, er
 	if err != nil {
 		return 0, err
 	}
-	if !d.allow(dest.ARN, dest.RateLimit) {
-		return 0, errRateLimited
+	// Honour the destination's rate: wait for its next slot, unless this
+	// run has waited enough already (then a later run sends it).
+	if wait := d.untilNext(dest.ARN); wait > 0 {
+		if *waited+wait > maxRateWait {
+			return 0, errRateLimited
+		}
+		*waited += wait
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
 	}
+	d.reserve(dest.ARN, dest.RateLimit)
 	plain, err := d.sealer.Open(conn.Auth, sealContext(conn.ARN))
 	if err != nil {
 		return 0, errs.Wrap(err, "open connection")
@@ -357,23 +369,31 @@ var errNoDestination = errors.New("the API destination or its connection no long
 // leaves no room for another call now.
 var errRateLimited = errors.New("the API destination's invocation rate limit is reached")
 
-// allow spaces the calls to an API destination by 1/rate seconds (its
-// InvocationRateLimitPerSecond), on this node — the only one delivering.
-func (d *Dispatcher) allow(dest string, rate int) bool {
+// maxRateWait bounds how long one delivery run waits for destinations'
+// rate limits, so that one slow destination cannot hold up the others.
+const maxRateWait = 2 * time.Second
+
+// untilNext is how long until an API destination may be called again
+// under its InvocationRateLimitPerSecond (this node is the only one
+// delivering: it holds the scheduler lease).
+func (d *Dispatcher) untilNext(dest string) time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return max(d.nextCall[dest].Sub(d.clock.Now()), 0)
+}
+
+// reserve records a call to a destination now: the next may come 1/rate
+// seconds later.
+func (d *Dispatcher) reserve(dest string, rate int) {
 	if rate <= 0 {
-		return true
+		return
 	}
-	now := d.clock.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.nextCall == nil {
 		d.nextCall = map[string]time.Time{}
 	}
-	if next := d.nextCall[dest]; now.Before(next) {
-		return false
-	}
-	d.nextCall[dest] = now.Add(time.Second / time.Duration(rate))
-	return true
+	d.nextCall[dest] = d.clock.Now().Add(time.Second / time.Duration(rate))
 }
 
 // retryable follows EventBridge's API destination rules: retry when there
