@@ -78,4 +78,8 @@ expect_error ValidationException events delete-rule --name deploys
 expect_error ResourceNotFoundException events describe-rule --name missing
 events remove-targets --rule deploys --ids receiver > /dev/null
 events delete-rule --name deploys
+expect_error ConcurrentModificationException events delete-connection --name receiver   # an API destination uses it
+events delete-api-destination --name receiver
+[ "$(events delete-connection --name receiver --query ConnectionState --output text)" = DELETING ] || fail "delete-connection"
+expect_error ResourceNotFoundException events describe-connection --name receiver
 echo "events OK"

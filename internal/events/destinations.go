@@ -164,12 +164,14 @@ func (b *Bus) connections(ctx context.Context, account string) (list []*store.Ev
 	return list, err
 }
 
-// DeleteConnection deletes a connection no API destination uses.
-func (b *Bus) DeleteConnection(ctx context.Context, p iam.Principal, name string) error {
+// DeleteConnection deletes a connection no API destination uses and
+// returns what it was.
+func (b *Bus) DeleteConnection(ctx context.Context, p iam.Principal, name string) (*Connection, error) {
 	if err := b.authz.Authorize(ctx, p, iam.Request{Action: "events:DeleteConnection", Resource: "*"}); err != nil {
-		return err
+		return nil, err
 	}
-	return b.store.Update(ctx, func(tx store.Tx) error {
+	var deleted *Connection
+	err := b.store.Update(ctx, func(tx store.Tx) error {
 		list, err := tx.EventRules().ListConnections(ctx, p.Account)
 		if err != nil {
 			return err
@@ -183,8 +185,10 @@ func (b *Bus) DeleteConnection(ctx context.Context, p iam.Principal, name string
 		} else if n > 0 {
 			return errs.New(errs.State, "Connection %s is used by %d API destinations; delete them first.", name, n)
 		}
+		deleted = connectionView(c)
 		return tx.EventRules().DeleteConnection(ctx, c.ARN)
 	})
+	return deleted, err
 }
 
 // DestinationInput creates an API destination.

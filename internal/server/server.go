@@ -68,8 +68,10 @@ type Server struct {
 	secrets  *secrets.Service
 	events   *events.Bus
 	metrics  *metrics.Metrics
-	audit    *audit.Log
-	sched    *scheduler.Scheduler
+	// migrations is how many migrations this binary has for its engine.
+	migrations int
+	audit      *audit.Log
+	sched      *scheduler.Scheduler
 
 	apiLn, pubLn   net.Listener
 	revocationURL  string // base of the CRL/OCSP URLs written into certificates
@@ -134,6 +136,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s.store = st
+	s.migrations = sqlstore.MigrationsAvailable(st.Engine()) // for /readyz
 	reserveSyscallP(log)
 	if err := checkMasterKey(ctx, st, keyring.CurrentID(), true); err != nil {
 		return nil, err
@@ -578,9 +581,8 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	// Every migration this binary knows is applied (a node started after
 	// a newer one migrated the store still sees its own ones applied).
 	if sq, ok := s.store.(*sqlstore.Store); ok {
-		want := sqlstore.MigrationsAvailable(sq.Engine())
-		if got := sq.MigrationCount(ctx); got < want {
-			fail(fmt.Sprintf("%d of %d migrations applied", got, want))
+		if got := sq.MigrationCount(ctx); got < s.migrations {
+			fail(fmt.Sprintf("%d of %d migrations applied", got, s.migrations))
 			return
 		}
 	}

@@ -84,10 +84,6 @@ type handlers struct{ m Manager }
 
 type empty struct{}
 
-func required(field string) error {
-	return errs.New(errs.Invalid, "1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", field)
-}
-
 // ---- wire shapes ----
 
 type tag struct {
@@ -275,7 +271,7 @@ type arnInput struct {
 
 func (in *arnInput) check() error {
 	if in.CertificateArn == "" {
-		return required("certificateArn")
+		return awsjson.Required("certificateArn")
 	}
 	return nil
 }
@@ -367,10 +363,10 @@ type exportOutput struct {
 
 func (h handlers) export(ctx context.Context, c *awsjson.Call, in *exportInput) (*exportOutput, error) {
 	if in.CertificateArn == "" {
-		return nil, required("certificateArn")
+		return nil, awsjson.Required("certificateArn")
 	}
 	if in.Passphrase == nil {
-		return nil, required("passphrase")
+		return nil, awsjson.Required("passphrase")
 	}
 	e, err := h.m.Export(ctx, c.Principal, in.CertificateArn, in.Passphrase)
 	clear(in.Passphrase)
@@ -421,20 +417,20 @@ type tagsInput struct {
 
 func (h handlers) addTags(ctx context.Context, c *awsjson.Call, in *tagsInput) (*empty, error) {
 	if in.CertificateArn == "" {
-		return nil, required("certificateArn")
+		return nil, awsjson.Required("certificateArn")
 	}
 	if in.Tags == nil {
-		return nil, required("tags")
+		return nil, awsjson.Required("tags")
 	}
 	return &empty{}, h.m.AddTags(ctx, c.Principal, in.CertificateArn, toTags(in.Tags))
 }
 
 func (h handlers) removeTags(ctx context.Context, c *awsjson.Call, in *tagsInput) (*empty, error) {
 	if in.CertificateArn == "" {
-		return nil, required("certificateArn")
+		return nil, awsjson.Required("certificateArn")
 	}
 	if in.Tags == nil {
-		return nil, required("tags")
+		return nil, awsjson.Required("tags")
 	}
 	return &empty{}, h.m.RemoveTags(ctx, c.Principal, in.CertificateArn, toTags(in.Tags))
 }

@@ -20,14 +20,14 @@ type policyOutput struct {
 
 func (h handlers) putPolicy(ctx context.Context, c *awsjson.Call, in *policyInput) (*empty, error) {
 	if in.ResourceArn == "" {
-		return nil, required("resourceArn")
+		return nil, awsjson.Required("resourceArn")
 	}
 	return nil, h.ca.PutPolicy(ctx, c.Principal, in.ResourceArn, in.Policy)
 }
 
 func (h handlers) getPolicy(ctx context.Context, c *awsjson.Call, in *policyInput) (*policyOutput, error) {
 	if in.ResourceArn == "" {
-		return nil, required("resourceArn")
+		return nil, awsjson.Required("resourceArn")
 	}
 	doc, err := h.ca.GetPolicy(ctx, c.Principal, in.ResourceArn)
 	if err != nil {
@@ -38,7 +38,7 @@ func (h handlers) getPolicy(ctx context.Context, c *awsjson.Call, in *policyInpu
 
 func (h handlers) deletePolicy(ctx context.Context, c *awsjson.Call, in *policyInput) (*empty, error) {
 	if in.ResourceArn == "" {
-		return nil, required("resourceArn")
+		return nil, awsjson.Required("resourceArn")
 	}
 	return nil, h.ca.DeletePolicy(ctx, c.Principal, in.ResourceArn)
 }
@@ -52,7 +52,7 @@ type permissionInput struct {
 
 func (h handlers) createPermission(ctx context.Context, c *awsjson.Call, in *permissionInput) (*empty, error) {
 	if in.CertificateAuthorityArn == "" {
-		return nil, required("certificateAuthorityArn")
+		return nil, awsjson.Required("certificateAuthorityArn")
 	}
 	return nil, h.ca.CreatePermission(ctx, c.Principal, ca.CreatePermissionInput{CAARN: in.CertificateAuthorityArn,
 		Principal: in.Principal, SourceAccount: in.SourceAccount, Actions: in.Actions})
@@ -60,7 +60,7 @@ func (h handlers) createPermission(ctx context.Context, c *awsjson.Call, in *per
 
 func (h handlers) deletePermission(ctx context.Context, c *awsjson.Call, in *permissionInput) (*empty, error) {
 	if in.CertificateAuthorityArn == "" {
-		return nil, required("certificateAuthorityArn")
+		return nil, awsjson.Required("certificateAuthorityArn")
 	}
 	return nil, h.ca.DeletePermission(ctx, c.Principal, in.CertificateAuthorityArn, in.Principal, in.SourceAccount)
 }
@@ -87,7 +87,7 @@ type listPermissionsOutput struct {
 
 func (h handlers) listPermissions(ctx context.Context, c *awsjson.Call, in *listPermissionsInput) (*listPermissionsOutput, error) {
 	if in.CertificateAuthorityArn == "" {
-		return nil, required("certificateAuthorityArn")
+		return nil, awsjson.Required("certificateAuthorityArn")
 	}
 	perms, next, err := h.ca.ListPermissions(ctx, c.Principal, in.CertificateAuthorityArn, in.MaxResults, in.NextToken)
 	if err != nil {

@@ -158,10 +158,6 @@ type certificateAuthority struct {
 	UsageMode                         string                   `json:"UsageMode,omitempty"`
 }
 
-func required(field string) error {
-	return errs.New(errs.Invalid, "1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", field)
-}
-
 func toRevocation(w *revocationConfiguration) (*ca.RevocationConfig, error) {
 	if w == nil {
 		return nil, nil
@@ -169,20 +165,20 @@ func toRevocation(w *revocationConfiguration) (*ca.RevocationConfig, error) {
 	out := &ca.RevocationConfig{}
 	if c := w.CrlConfiguration; c != nil {
 		if c.Enabled == nil {
-			return nil, required("revocationConfiguration.crlConfiguration.enabled")
+			return nil, awsjson.Required("revocationConfiguration.crlConfiguration.enabled")
 		}
 		out.CRL = &ca.CRLConfig{Enabled: *c.Enabled, ExpirationInDays: c.ExpirationInDays, CustomCname: c.CustomCname,
 			S3BucketName: c.S3BucketName, S3ObjectAcl: c.S3ObjectAcl, CrlType: c.CrlType, CustomPath: c.CustomPath}
 		if c.CrlDistributionPointExtensionConfiguration != nil {
 			if c.CrlDistributionPointExtensionConfiguration.OmitExtension == nil {
-				return nil, required("revocationConfiguration.crlConfiguration.crlDistributionPointExtensionConfiguration.omitExtension")
+				return nil, awsjson.Required("revocationConfiguration.crlConfiguration.crlDistributionPointExtensionConfiguration.omitExtension")
 			}
 			out.CRL.OmitExtension = c.CrlDistributionPointExtensionConfiguration.OmitExtension
 		}
 	}
 	if o := w.OcspConfiguration; o != nil {
 		if o.Enabled == nil {
-			return nil, required("revocationConfiguration.ocspConfiguration.enabled")
+			return nil, awsjson.Required("revocationConfiguration.ocspConfiguration.enabled")
 		}
 		out.OCSP = &ca.OCSPConfig{Enabled: *o.Enabled, OcspCustomCname: o.OcspCustomCname}
 	}
@@ -255,10 +251,10 @@ type createCAOutput struct {
 
 func (h handlers) createCA(ctx context.Context, c *awsjson.Call, in *createCAInput) (*createCAOutput, error) {
 	if in.CertificateAuthorityConfiguration == nil {
-		return nil, required("certificateAuthorityConfiguration")
+		return nil, awsjson.Required("certificateAuthorityConfiguration")
 	}
 	if in.CertificateAuthorityType == "" {
-		return nil, required("certificateAuthorityType")
+		return nil, awsjson.Required("certificateAuthorityType")
 	}
 	rev, err := toRevocation(in.RevocationConfiguration)
 	if err != nil {
@@ -281,7 +277,7 @@ type caARNInput struct {
 
 func (in *caARNInput) check() error {
 	if in.CertificateAuthorityArn == "" {
-		return required("certificateAuthorityArn")
+		return awsjson.Required("certificateAuthorityArn")
 	}
 	return nil
 }
@@ -347,10 +343,10 @@ type importInput struct {
 
 func (h handlers) importCACert(ctx context.Context, c *awsjson.Call, in *importInput) (*empty, error) {
 	if in.CertificateAuthorityArn == "" {
-		return nil, required("certificateAuthorityArn")
+		return nil, awsjson.Required("certificateAuthorityArn")
 	}
 	if len(in.Certificate) == 0 {
-		return nil, required("certificate")
+		return nil, awsjson.Required("certificate")
 	}
 	return nil, h.ca.ImportCertificate(ctx, c.Principal, in.CertificateAuthorityArn, in.Certificate, in.CertificateChain)
 }
@@ -394,13 +390,13 @@ type issueOutput struct {
 func (h handlers) issue(ctx context.Context, c *awsjson.Call, in *issueInput) (*issueOutput, error) {
 	switch {
 	case in.CertificateAuthorityArn == "":
-		return nil, required("certificateAuthorityArn")
+		return nil, awsjson.Required("certificateAuthorityArn")
 	case len(in.Csr) == 0:
-		return nil, required("csr")
+		return nil, awsjson.Required("csr")
 	case in.SigningAlgorithm == "":
-		return nil, required("signingAlgorithm")
+		return nil, awsjson.Required("signingAlgorithm")
 	case in.Validity == nil:
-		return nil, required("validity")
+		return nil, awsjson.Required("validity")
 	}
 	req := ca.IssueInput{
 		CAARN: in.CertificateAuthorityArn, CSR: in.Csr, SigningAlgorithm: pki.SigningAlgorithm(in.SigningAlgorithm),
@@ -424,10 +420,10 @@ type getCertInput struct {
 
 func (h handlers) getCert(ctx context.Context, c *awsjson.Call, in *getCertInput) (*certOutput, error) {
 	if in.CertificateAuthorityArn == "" {
-		return nil, required("certificateAuthorityArn")
+		return nil, awsjson.Required("certificateAuthorityArn")
 	}
 	if in.CertificateArn == "" {
-		return nil, required("certificateArn")
+		return nil, awsjson.Required("certificateArn")
 	}
 	cert, chain, err := h.ca.GetCertificate(ctx, c.Principal, in.CertificateAuthorityArn, in.CertificateArn)
 	if err != nil {
@@ -444,7 +440,7 @@ type updateInput struct {
 
 func (h handlers) updateCA(ctx context.Context, c *awsjson.Call, in *updateInput) (*empty, error) {
 	if in.CertificateAuthorityArn == "" {
-		return nil, required("certificateAuthorityArn")
+		return nil, awsjson.Required("certificateAuthorityArn")
 	}
 	rev, err := toRevocation(in.RevocationConfiguration)
 	if err != nil {
@@ -460,7 +456,7 @@ type deleteInput struct {
 
 func (h handlers) deleteCA(ctx context.Context, c *awsjson.Call, in *deleteInput) (*empty, error) {
 	if in.CertificateAuthorityArn == "" {
-		return nil, required("certificateAuthorityArn")
+		return nil, awsjson.Required("certificateAuthorityArn")
 	}
 	return nil, h.ca.Delete(ctx, c.Principal, in.CertificateAuthorityArn, in.PermanentDeletionTimeInDays)
 }
@@ -479,14 +475,14 @@ type tagsInput struct {
 
 func (h handlers) tagCA(ctx context.Context, c *awsjson.Call, in *tagsInput) (*empty, error) {
 	if in.CertificateAuthorityArn == "" {
-		return nil, required("certificateAuthorityArn")
+		return nil, awsjson.Required("certificateAuthorityArn")
 	}
 	return nil, h.ca.Tag(ctx, c.Principal, in.CertificateAuthorityArn, toTags(in.Tags))
 }
 
 func (h handlers) untagCA(ctx context.Context, c *awsjson.Call, in *tagsInput) (*empty, error) {
 	if in.CertificateAuthorityArn == "" {
-		return nil, required("certificateAuthorityArn")
+		return nil, awsjson.Required("certificateAuthorityArn")
 	}
 	return nil, h.ca.Untag(ctx, c.Principal, in.CertificateAuthorityArn, toTags(in.Tags))
 }
@@ -504,7 +500,7 @@ type listTagsOutput struct {
 
 func (h handlers) listTags(ctx context.Context, c *awsjson.Call, in *listTagsInput) (*listTagsOutput, error) {
 	if in.CertificateAuthorityArn == "" {
-		return nil, required("certificateAuthorityArn")
+		return nil, awsjson.Required("certificateAuthorityArn")
 	}
 	page, err := h.ca.ListTags(ctx, c.Principal, in.CertificateAuthorityArn, in.MaxResults, in.NextToken)
 	if err != nil {
@@ -521,7 +517,7 @@ type revokeInput struct {
 
 func (h handlers) revoke(ctx context.Context, c *awsjson.Call, in *revokeInput) (*empty, error) {
 	if in.CertificateAuthorityArn == "" {
-		return nil, required("certificateAuthorityArn")
+		return nil, awsjson.Required("certificateAuthorityArn")
 	}
 	return nil, h.ca.Revoke(ctx, c.Principal, in.CertificateAuthorityArn, in.CertificateSerial, in.RevocationReason)
 }
@@ -539,7 +535,7 @@ type createAuditReportOutput struct {
 
 func (h handlers) createAuditReport(ctx context.Context, c *awsjson.Call, in *createAuditReportInput) (*createAuditReportOutput, error) {
 	if in.CertificateAuthorityArn == "" {
-		return nil, required("certificateAuthorityArn")
+		return nil, awsjson.Required("certificateAuthorityArn")
 	}
 	id, key, err := h.ca.CreateAuditReport(ctx, c.Principal, in.CertificateAuthorityArn, in.S3BucketName, in.AuditReportResponseFormat)
 	if err != nil {
@@ -562,7 +558,7 @@ type describeAuditReportOutput struct {
 
 func (h handlers) describeAuditReport(ctx context.Context, c *awsjson.Call, in *describeAuditReportInput) (*describeAuditReportOutput, error) {
 	if in.CertificateAuthorityArn == "" {
-		return nil, required("certificateAuthorityArn")
+		return nil, awsjson.Required("certificateAuthorityArn")
 	}
 	r, err := h.ca.DescribeAuditReport(ctx, c.Principal, in.CertificateAuthorityArn, in.AuditReportId)
 	if err != nil {

@@ -3,6 +3,8 @@ package awsjson
 import (
 	"strconv"
 	"time"
+
+	"github.com/sigilhq/sigil/internal/errs"
 )
 
 // Time is a timestamp on the wire: epoch seconds as a JSON number, with
@@ -35,4 +37,10 @@ func TimePtr(t time.Time) *Time {
 		return nil
 	}
 	return &Time{t}
+}
+
+// Required is the validation error AWS's JSON services answer for a
+// missing required member.
+func Required(field string) error {
+	return errs.New(errs.Invalid, "1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", field)
 }

@@ -63,10 +63,6 @@ type handlers struct{ bus *events.Bus }
 
 type empty struct{}
 
-func required(field string) error {
-	return errs.New(errs.Invalid, "1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", field)
-}
-
 // ---- rules ----
 
 type putRuleInput struct {
@@ -79,7 +75,7 @@ type putRuleOutput struct {
 
 func (h handlers) putRule(ctx context.Context, c *awsjson.Call, in *putRuleInput) (*putRuleOutput, error) {
 	if in.Name == "" {
-		return nil, required("name")
+		return nil, awsjson.Required("name")
 	}
 	arn, err := h.bus.PutRule(ctx, c.Principal, events.PutRuleInput{Name: in.Name, EventPattern: in.EventPattern, State: in.State,
 		Description: in.Description, Bus: in.EventBusName, ScheduleExpression: in.ScheduleExpression})
@@ -109,7 +105,7 @@ func ruleOut(r *events.Rule) rule {
 
 func (h handlers) describeRule(ctx context.Context, c *awsjson.Call, in *ruleInput) (*rule, error) {
 	if in.Name == "" {
-		return nil, required("name")
+		return nil, awsjson.Required("name")
 	}
 	r, err := h.bus.DescribeRule(ctx, c.Principal, in.Name, in.EventBusName)
 	if err != nil {
@@ -143,21 +139,21 @@ func (h handlers) listRules(ctx context.Context, c *awsjson.Call, in *listRulesI
 
 func (h handlers) deleteRule(ctx context.Context, c *awsjson.Call, in *ruleInput) (*empty, error) {
 	if in.Name == "" {
-		return nil, required("name")
+		return nil, awsjson.Required("name")
 	}
 	return nil, h.bus.DeleteRule(ctx, c.Principal, in.Name, in.EventBusName)
 }
 
 func (h handlers) enableRule(ctx context.Context, c *awsjson.Call, in *ruleInput) (*empty, error) {
 	if in.Name == "" {
-		return nil, required("name")
+		return nil, awsjson.Required("name")
 	}
 	return nil, h.bus.SetRuleState(ctx, c.Principal, in.Name, in.EventBusName, events.Enabled)
 }
 
 func (h handlers) disableRule(ctx context.Context, c *awsjson.Call, in *ruleInput) (*empty, error) {
 	if in.Name == "" {
-		return nil, required("name")
+		return nil, awsjson.Required("name")
 	}
 	return nil, h.bus.SetRuleState(ctx, c.Principal, in.Name, in.EventBusName, events.Disabled)
 }
@@ -202,7 +198,7 @@ func failures(f []events.TargetFailure) *targetsOutput {
 
 func (h handlers) putTargets(ctx context.Context, c *awsjson.Call, in *putTargetsInput) (*targetsOutput, error) {
 	if in.Rule == "" {
-		return nil, required("rule")
+		return nil, awsjson.Required("rule")
 	}
 	ts := make([]events.Target, len(in.Targets))
 	for i, t := range in.Targets {
@@ -230,7 +226,7 @@ type listTargetsOutput struct {
 
 func (h handlers) listTargets(ctx context.Context, c *awsjson.Call, in *listTargetsInput) (*listTargetsOutput, error) {
 	if in.Rule == "" {
-		return nil, required("rule")
+		return nil, awsjson.Required("rule")
 	}
 	ts, err := h.bus.ListTargets(ctx, c.Principal, in.Rule, in.EventBusName)
 	if err != nil {
@@ -252,10 +248,10 @@ type removeTargetsInput struct {
 
 func (h handlers) removeTargets(ctx context.Context, c *awsjson.Call, in *removeTargetsInput) (*targetsOutput, error) {
 	if in.Rule == "" {
-		return nil, required("rule")
+		return nil, awsjson.Required("rule")
 	}
 	if len(in.Ids) == 0 {
-		return nil, required("ids")
+		return nil, awsjson.Required("ids")
 	}
 	f, err := h.bus.RemoveTargets(ctx, c.Principal, in.Rule, in.EventBusName, in.Ids)
 	if err != nil {
@@ -276,10 +272,10 @@ type testPatternOutput struct {
 
 func (h handlers) testEventPattern(ctx context.Context, c *awsjson.Call, in *testPatternInput) (*testPatternOutput, error) {
 	if in.EventPattern == "" {
-		return nil, required("eventPattern")
+		return nil, awsjson.Required("eventPattern")
 	}
 	if in.Event == "" {
-		return nil, required("event")
+		return nil, awsjson.Required("event")
 	}
 	ok, err := h.bus.TestEventPattern(ctx, c.Principal, in.EventPattern, in.Event)
 	if err != nil {
@@ -383,10 +379,10 @@ func connectionOut(cn *events.Connection, details bool) *connectionOutput {
 
 func (h handlers) createConnection(ctx context.Context, c *awsjson.Call, in *createConnectionInput) (*connectionOutput, error) {
 	if in.Name == "" {
-		return nil, required("name")
+		return nil, awsjson.Required("name")
 	}
 	if in.AuthParameters == nil {
-		return nil, required("authParameters")
+		return nil, awsjson.Required("authParameters")
 	}
 	ci := events.ConnectionInput{Name: in.Name, Description: in.Description, AuthorizationType: in.AuthorizationType}
 	if p := in.AuthParameters.ApiKeyAuthParameters; p != nil {
@@ -410,7 +406,7 @@ type nameInput struct {
 
 func (h handlers) describeConnection(ctx context.Context, c *awsjson.Call, in *nameInput) (*connectionOutput, error) {
 	if in.Name == "" {
-		return nil, required("name")
+		return nil, awsjson.Required("name")
 	}
 	cn, err := h.bus.DescribeConnection(ctx, c.Principal, in.Name)
 	if err != nil {
@@ -444,13 +440,10 @@ func (h handlers) listConnections(ctx context.Context, c *awsjson.Call, in *list
 
 func (h handlers) deleteConnection(ctx context.Context, c *awsjson.Call, in *nameInput) (*connectionOutput, error) {
 	if in.Name == "" {
-		return nil, required("name")
+		return nil, awsjson.Required("name")
 	}
-	cn, err := h.bus.DescribeConnection(ctx, c.Principal, in.Name)
+	cn, err := h.bus.DeleteConnection(ctx, c.Principal, in.Name)
 	if err != nil {
-		return nil, err
-	}
-	if err := h.bus.DeleteConnection(ctx, c.Principal, in.Name); err != nil {
 		return nil, err
 	}
 	return &connectionOutput{ConnectionArn: cn.ARN, ConnectionState: "DELETING", CreationTime: awsjson.TimePtr(cn.CreatedAt),
@@ -485,13 +478,13 @@ func destinationOut(d *events.Destination) *destinationOutput {
 func (h handlers) createDestination(ctx context.Context, c *awsjson.Call, in *destinationInput) (*destinationOutput, error) {
 	switch {
 	case in.Name == "":
-		return nil, required("name")
+		return nil, awsjson.Required("name")
 	case in.ConnectionArn == "":
-		return nil, required("connectionArn")
+		return nil, awsjson.Required("connectionArn")
 	case in.InvocationEndpoint == "":
-		return nil, required("invocationEndpoint")
+		return nil, awsjson.Required("invocationEndpoint")
 	case in.HttpMethod == "":
-		return nil, required("httpMethod")
+		return nil, awsjson.Required("httpMethod")
 	}
 	d, err := h.bus.CreateApiDestination(ctx, c.Principal, events.DestinationInput{Name: in.Name, Description: in.Description,
 		ConnectionARN: in.ConnectionArn, Endpoint: in.InvocationEndpoint, Method: in.HttpMethod, RateLimit: in.InvocationRateLimitPerSecond})
@@ -504,7 +497,7 @@ func (h handlers) createDestination(ctx context.Context, c *awsjson.Call, in *de
 
 func (h handlers) describeDestination(ctx context.Context, c *awsjson.Call, in *nameInput) (*destinationOutput, error) {
 	if in.Name == "" {
-		return nil, required("name")
+		return nil, awsjson.Required("name")
 	}
 	d, err := h.bus.DescribeApiDestination(ctx, c.Principal, in.Name)
 	if err != nil {
@@ -533,7 +526,7 @@ func (h handlers) listDestinations(ctx context.Context, c *awsjson.Call, in *lis
 
 func (h handlers) deleteDestination(ctx context.Context, c *awsjson.Call, in *nameInput) (*empty, error) {
 	if in.Name == "" {
-		return nil, required("name")
+		return nil, awsjson.Required("name")
 	}
 	return nil, h.bus.DeleteApiDestination(ctx, c.Principal, in.Name)
 }

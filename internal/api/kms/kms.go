@@ -78,10 +78,6 @@ func Service(s *kms.Service) *awsjson.Service {
 
 type handlers struct{ s *kms.Service }
 
-func required(field string) error {
-	return errs.New(errs.Invalid, "1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", field)
-}
-
 type tag struct {
 	TagKey   string `json:"TagKey"`
 	TagValue string `json:"TagValue"`
@@ -198,14 +194,14 @@ type aliasInput struct {
 
 func (h handlers) createAlias(ctx context.Context, c *awsjson.Call, in *aliasInput) (*struct{}, error) {
 	if in.TargetKeyID == "" {
-		return nil, required("targetKeyId")
+		return nil, awsjson.Required("targetKeyId")
 	}
 	return nil, h.s.CreateAlias(ctx, c.Principal, in.AliasName, in.TargetKeyID)
 }
 
 func (h handlers) updateAlias(ctx context.Context, c *awsjson.Call, in *aliasInput) (*struct{}, error) {
 	if in.TargetKeyID == "" {
-		return nil, required("targetKeyId")
+		return nil, awsjson.Required("targetKeyId")
 	}
 	return nil, h.s.UpdateAlias(ctx, c.Principal, in.AliasName, in.TargetKeyID)
 }
@@ -265,7 +261,7 @@ type encryptOutput struct {
 
 func (h handlers) encrypt(ctx context.Context, c *awsjson.Call, in *encryptInput) (*encryptOutput, error) {
 	if in.Plaintext == nil {
-		return nil, required("plaintext")
+		return nil, awsjson.Required("plaintext")
 	}
 	if err := checkAlgorithm(in.EncryptionAlgorithm); err != nil {
 		return nil, err
@@ -293,7 +289,7 @@ type decryptOutput struct {
 
 func (h handlers) decrypt(ctx context.Context, c *awsjson.Call, in *decryptInput) (*decryptOutput, error) {
 	if in.CiphertextBlob == nil {
-		return nil, required("ciphertextBlob")
+		return nil, awsjson.Required("ciphertextBlob")
 	}
 	if err := checkAlgorithm(in.EncryptionAlgorithm); err != nil {
 		return nil, err
@@ -321,7 +317,7 @@ type dataKeyOutput struct {
 
 func (h handlers) dataKey(ctx context.Context, c *awsjson.Call, in *dataKeyInput, action string) (*dataKeyOutput, error) {
 	if in.KeyID == "" {
-		return nil, required("keyId")
+		return nil, awsjson.Required("keyId")
 	}
 	size, err := kms.DataKeySize(in.KeySpec, in.NumberOfBytes)
 	if err != nil {
@@ -368,7 +364,7 @@ type reEncryptOutput struct {
 
 func (h handlers) reEncrypt(ctx context.Context, c *awsjson.Call, in *reEncryptInput) (*reEncryptOutput, error) {
 	if in.CiphertextBlob == nil {
-		return nil, required("ciphertextBlob")
+		return nil, awsjson.Required("ciphertextBlob")
 	}
 	for _, a := range []string{in.SourceEncryptionAlgorithm, in.DestinationEncryptionAlgorithm} {
 		if err := checkAlgorithm(a); err != nil {
@@ -512,14 +508,14 @@ type tagInput struct {
 
 func (h handlers) tagResource(ctx context.Context, c *awsjson.Call, in *tagInput) (*struct{}, error) {
 	if in.Tags == nil {
-		return nil, required("tags")
+		return nil, awsjson.Required("tags")
 	}
 	return nil, h.s.TagResource(ctx, c.Principal, in.KeyID, toTags(in.Tags))
 }
 
 func (h handlers) untagResource(ctx context.Context, c *awsjson.Call, in *tagInput) (*struct{}, error) {
 	if in.TagKeys == nil {
-		return nil, required("tagKeys")
+		return nil, awsjson.Required("tagKeys")
 	}
 	return nil, h.s.UntagResource(ctx, c.Principal, in.KeyID, in.TagKeys)
 }
