@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Sigil's whole test suite, installing what it needs first:
 #   - Debian packages the tests drive (openssl, curl, the AWS CLI v2
-#     "awscli", PostgreSQL), with apt-get when they are missing;
+#     "awscli", PostgreSQL, and the web servers nginx and apache2 that
+#     certificates are deployed to), with apt-get when they are missing;
 #   - a PostgreSQL server: the one on 127.0.0.1:5432 if it answers, else the
 #     system cluster started, else a private cluster on port 55432; the tests
 #     use their own database "sigil_test" (one schema per test);
@@ -24,6 +25,8 @@ command -v curl >/dev/null 2>&1 || missing+=(curl ca-certificates)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 /usr/bin/aws --version 2>&1 | grep -q '^aws-cli/2' || missing+=(awscli)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v apache2 >/dev/null 2>&1 || [ -x /usr/sbin/apache2 ] || missing+=(apache2)
 if ((${#missing[@]})); then
   say "installing Debian packages: ${missing[*]}"
   sudo=""

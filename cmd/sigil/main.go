@@ -38,14 +38,14 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServe(stdout, stderr), newValidateConfig(stdout), newVersion(stdout), newBackup(stdout), newRestore(stdout), newFunction(stdout), newAdmin(stdout), newAudit(stdout), newEvents(stdout))
+	root.AddCommand(newServe(stdout, stderr), newValidateConfig(stdout), newVersion(stdout), newBackup(stdout), newRestore(stdout), newFunction(stdout), newAdmin(stdout), newAudit(stdout), newEvents(stdout), newDeploy(stdout), newAgent(stderr))
 	return root
 }
 
 // serverFlags binds the flags shared by serve and validate-config.
 type serverFlags struct {
-	configFile, dataDir, listen, publicListen, publicURL, store, region, logLevel, logFormat string
-	dev                                                                                      bool
+	configFile, dataDir, listen, publicListen, agentListen, publicURL, store, region, logLevel, logFormat string
+	dev                                                                                                   bool
 }
 
 func (f *serverFlags) bind(cmd *cobra.Command) {
@@ -54,6 +54,7 @@ func (f *serverFlags) bind(cmd *cobra.Command) {
 	fl.StringVar(&f.dataDir, "data-dir", config.DefaultDataDir, "data directory: database, master key, credentials, CA bundle (env SIGIL_DATA_DIR)")
 	fl.StringVar(&f.listen, "listen", config.DefaultListen, "HOST:PORT of the API (env SIGIL_LISTEN)")
 	fl.StringVar(&f.publicListen, "public-listen", config.DefaultPublicListen, "HOST:PORT of the plain-HTTP CRL/OCSP listener (env SIGIL_PUBLIC_LISTEN)")
+	fl.StringVar(&f.agentListen, "agent-listen", config.DefaultAgentListen, "HOST:PORT of the deployment agents' mTLS listener, or off (env SIGIL_AGENT_LISTEN)")
 	fl.StringVar(&f.publicURL, "public-url", "", "base URL relying parties use to reach the public listener, put in certificates' CRL and OCSP URLs (default http://PUBLIC_LISTEN) (env SIGIL_PUBLIC_URL)")
 	fl.StringVar(&f.store, "store", "", "store URL: sqlite:PATH (default DATA_DIR/sigil.db) (env SIGIL_STORE)")
 	fl.BoolVar(&f.dev, "dev", false, "development mode: access key test/test, plain HTTP, loopback only, dev clock (env SIGIL_DEV)")
@@ -82,6 +83,7 @@ func (f *serverFlags) load(cmd *cobra.Command) (config.Config, error) {
 	str("data-dir", &c.DataDir, f.dataDir)
 	str("listen", &c.Listen, f.listen)
 	str("public-listen", &c.PublicListen, f.publicListen)
+	str("agent-listen", &c.AgentListen, f.agentListen)
 	str("public-url", &c.PublicURL, f.publicURL)
 	str("store", &c.Store, f.store)
 	str("region", &c.Region, f.region)

@@ -18,7 +18,7 @@ const Hidden = "HIDDEN_DUE_TO_SECURITY_REASONS"
 // "Password" also covers "RandomPassword", and "PrivateKey"
 // "EncryptedPrivateKey"), at any depth of a request or response.
 var secretFieldSuffixes = []string{
-	"secretstring", "secretbinary", "plaintext", "privatekey", "passphrase", "secretaccesskey",
+	"secretstring", "secretbinary", "plaintext", "privatekey", "passphrase", "secretaccesskey", "enrollmenttoken",
 	"sessiontoken", "password", "signingsecret", "keymaterial", "apikeyvalue",
 }
 

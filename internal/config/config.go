@@ -28,9 +28,15 @@ type Config struct {
 	DataDir      string `yaml:"data_dir"`      // SQLite database, master key, credentials, CA bundle
 	Listen       string `yaml:"listen"`        // the API: AWS JSON and Sigil's own endpoints
 	PublicListen string `yaml:"public_listen"` // plain-HTTP CRL and OCSP
-	Store        string `yaml:"store"`         // sqlite:PATH (default: DATA_DIR/sigil.db) or postgres://...
-	Dev          bool   `yaml:"dev"`           // development mode: well-known credentials, plain HTTP, loopback only
-	Region       string `yaml:"region"`        // the region in ARNs and credential scopes
+	// AgentListen is the deployment agents' listener: always TLS, with
+	// client certificates ("off" disables it).
+	AgentListen string `yaml:"agent_listen"`
+	// AgentURL is the base URL agents use to reach AgentListen, shown with
+	// enrolment tokens (default: https:// and the bound address).
+	AgentURL string `yaml:"agent_url"`
+	Store    string `yaml:"store"`  // sqlite:PATH (default: DATA_DIR/sigil.db) or postgres://...
+	Dev      bool   `yaml:"dev"`    // development mode: well-known credentials, plain HTTP, loopback only
+	Region   string `yaml:"region"` // the region in ARNs and credential scopes
 	// PublicURL is the base URL at which relying parties reach the public
 	// listener (CRL, OCSP and CA-certificate URLs in certificates start
 	// with it). Default: http:// and the bound public_listen address.
@@ -112,13 +118,14 @@ const (
 	DefaultDataDir      = "./sigil-data"
 	DefaultListen       = "127.0.0.1:8443"
 	DefaultPublicListen = "127.0.0.1:8080"
+	DefaultAgentListen  = "127.0.0.1:8444"
 	DefaultRegion       = "us-east-1"
 )
 
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	return Config{
-		DataDir: DefaultDataDir, Listen: DefaultListen, PublicListen: DefaultPublicListen, Region: DefaultRegion,
+		DataDir: DefaultDataDir, Listen: DefaultListen, PublicListen: DefaultPublicListen, AgentListen: DefaultAgentListen, Region: DefaultRegion,
 		Log: LogConfig{Level: "info", Format: "json"},
 	}
 }
@@ -142,7 +149,7 @@ func Load(path string, getenv func(string) string) (Config, error) {
 }
 
 // Env lists the environment variables Sigil reads, with the field each sets.
-var Env = []string{"SIGIL_DATA_DIR", "SIGIL_LISTEN", "SIGIL_PUBLIC_LISTEN", "SIGIL_STORE", "SIGIL_DEV", "SIGIL_REGION",
+var Env = []string{"SIGIL_DATA_DIR", "SIGIL_LISTEN", "SIGIL_PUBLIC_LISTEN", "SIGIL_AGENT_LISTEN", "SIGIL_AGENT_URL", "SIGIL_STORE", "SIGIL_DEV", "SIGIL_REGION",
 	"SIGIL_LOG_LEVEL", "SIGIL_LOG_FORMAT", "SIGIL_PUBLIC_URL", "SIGIL_OBJECTS_DIR"}
 
 func (c *Config) applyEnv(getenv func(string) string) error {
@@ -154,6 +161,8 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	set("SIGIL_DATA_DIR", &c.DataDir)
 	set("SIGIL_LISTEN", &c.Listen)
 	set("SIGIL_PUBLIC_LISTEN", &c.PublicListen)
+	set("SIGIL_AGENT_LISTEN", &c.AgentListen)
+	set("SIGIL_AGENT_URL", &c.AgentURL)
 	set("SIGIL_STORE", &c.Store)
 	set("SIGIL_REGION", &c.Region)
 	set("SIGIL_LOG_LEVEL", &c.Log.Level)
@@ -188,7 +197,11 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		add("data_dir must not be empty")
 	}
-	for _, l := range []struct{ name, addr string }{{"listen", c.Listen}, {"public_listen", c.PublicListen}} {
+	listeners := []struct{ name, addr string }{{"listen", c.Listen}, {"public_listen", c.PublicListen}}
+	if c.AgentListen != "" && c.AgentListen != "off" {
+		listeners = append(listeners, struct{ name, addr string }{"agent_listen", c.AgentListen})
+	}
+	for _, l := range listeners {
 		host, port, err := net.SplitHostPort(l.addr)
 		if err != nil {
 			add("%s %q is not HOST:PORT", l.name, l.addr)

@@ -44,11 +44,19 @@ func managedPolicy(arn string) *policy.Policy { return managedPolicies[arn] }
 // Their permissions policies are AWS's, fixed in code.
 const ACMService = "acm.amazonaws.com"
 
-var serviceRoleNames = map[string]string{ACMService: "AWSServiceRoleForCertificateManager"}
+// DeployService is Sigil's deployment service: it reads a deployment's
+// certificate or secret to hand it to the deployment's agents, and keeps
+// the generated key passphrase in a secret.
+const DeployService = "deploy.sigil.internal"
+
+var serviceRoleNames = map[string]string{ACMService: "AWSServiceRoleForCertificateManager", DeployService: "SigilServiceRoleForDeployment"}
 
 var serviceRoleDocs = map[string]string{
 	ACMService: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["acm-pca:IssueCertificate","acm-pca:GetCertificate",` +
 		`"acm-pca:DescribeCertificateAuthority","acm-pca:GetCertificateAuthorityCertificate"],"Resource":"*"}]}`,
+	DeployService: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["acm:DescribeCertificate","acm:ExportCertificate",` +
+		`"secretsmanager:GetSecretValue","secretsmanager:DescribeSecret","secretsmanager:CreateSecret","secretsmanager:TagResource",` +
+		`"secretsmanager:PutResourcePolicy","secretsmanager:DeleteSecret","kms:GenerateDataKey","kms:Decrypt"],"Resource":"*"}]}`,
 }
 
 var serviceRolePolicies = func() map[string]*policy.Policy {

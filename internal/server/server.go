@@ -28,6 +28,7 @@ import (
 	"github.com/sigilhq/sigil/internal/api/admin"
 	"github.com/sigilhq/sigil/internal/api/awsjson"
 	"github.com/sigilhq/sigil/internal/api/cloudtrail"
+	apideploy "github.com/sigilhq/sigil/internal/api/deploy"
 	"github.com/sigilhq/sigil/internal/api/eventbridge"
 	"github.com/sigilhq/sigil/internal/api/functions"
 	apikms "github.com/sigilhq/sigil/internal/api/kms"
@@ -41,6 +42,7 @@ import (
 	"github.com/sigilhq/sigil/internal/certmgr"
 	"github.com/sigilhq/sigil/internal/clock"
 	"github.com/sigilhq/sigil/internal/config"
+	"github.com/sigilhq/sigil/internal/deploy"
 	"github.com/sigilhq/sigil/internal/events"
 	"github.com/sigilhq/sigil/internal/iam"
 	"github.com/sigilhq/sigil/internal/keys/soft"
@@ -67,6 +69,7 @@ type Server struct {
 	kms      *kms.Service
 	secrets  *secrets.Service
 	events   *events.Bus
+	deploy   *deploy.Deployments
 	metrics  *metrics.Metrics
 	// migrations is how many migrations this binary has for its engine.
 	migrations int
@@ -77,6 +80,11 @@ type Server struct {
 	revocationURL  string // base of the CRL/OCSP URLs written into certificates
 	apiSrv, pubSrv *http.Server
 	tlsActive      bool
+	// The deployment agents' listener (nil when agent_listen is off).
+	agentLn      net.Listener
+	agentSrv     *http.Server
+	agentCAPin   string // hex SHA-256 of the CA certificate agents pin
+	agentBaseURL string
 
 	// Bootstrap is set when this start created the first administrator.
 	Bootstrap *iam.BootstrapResult
@@ -174,6 +182,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	}
 	if s.pubLn, err = listen(cfg.PublicListen, "the public CRL/OCSP listener"); err != nil {
 		return nil, err
+	}
+	if cfg.AgentListen != "" && cfg.AgentListen != "off" {
+		if s.agentLn, err = listen(cfg.AgentListen, "the deployment agents' listener"); err != nil {
+			return nil, err
+		}
 	}
 	publicURL := cfg.PublicURL
 	if publicURL == "" {
@@ -316,11 +329,19 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		return err
 	}})
 
+	// Deployments: agents, profiles, deployments and their reconciliation.
+	// Agent certificates follow the wall clock, as TLS checks them.
+	s.deploy = deploy.New(ast, s.acm, s.secrets, s.iam, keyring, s.clock, deploy.Options{Region: cfg.Region, Logger: log, WallClock: base})
+	s.sched.Add(scheduler.Job{Name: "deploy-reconcile", Every: min(every, 10*time.Second), Run: func(ctx context.Context, fence scheduler.Fence) error {
+		_, err := s.deploy.ReconcileAll(ctx, fence)
+		return err
+	}})
+
 	aws := awsjson.NewServer(s.iam, base, awsjson.Options{
 		Region: cfg.Region, MaxBodyBytes: cfg.Limits.MaxBodyBytes, Logger: log, Audit: s.audit, Observe: s.metrics.ObserveAPI,
 	}, acmpca.Service(s.ca), acm.Service(s.acm), secretsmanager.Service(s.secrets), apikms.Service(s.kms),
 		functions.Service(s.secrets), admin.Service(s.iam), cloudtrail.Service(s.audit), eventbridge.Service(s.events),
-		eventbridge.NativeService(s.events))
+		eventbridge.NativeService(s.events), apideploy.Service(s.deploy, s.agentInfo))
 
 	apiMux := http.NewServeMux()
 	stsHandler := sts.New(s.iam, base, cfg.Region, log)
@@ -342,12 +363,20 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	pub := public.New(s.ca, public.Options{MaxAge: propagation, Clock: s.clock, Logger: log, Ready: st.Ping})
 
 	var tlsCfg *tls.Config
-	if !cfg.Dev {
+	if !cfg.Dev || s.agentLn != nil {
 		tlsCfg, s.CABundle, err = s.serverTLS(keyring)
 		if err != nil {
 			return nil, err
 		}
-		s.tlsActive = true
+		s.tlsActive = !cfg.Dev
+	}
+	if s.agentLn != nil {
+		if err := s.agentListener(ctx, tlsCfg); err != nil {
+			return nil, err
+		}
+	}
+	if !s.tlsActive {
+		tlsCfg = nil
 	}
 
 	s.apiSrv = &http.Server{Handler: apiMux, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
@@ -462,11 +491,15 @@ func (s *Server) Start() {
 	s.wg.Add(3)
 	go serve(s.apiSrv, s.apiLn, s.tlsActive)
 	go serve(s.pubSrv, s.pubLn, false)
+	if s.agentSrv != nil {
+		s.wg.Add(1)
+		go serve(s.agentSrv, s.agentLn, true)
+	}
 	go func() {
 		defer s.wg.Done()
 		s.sched.Run(ctx)
 	}()
-	s.log.Info("sigil listening", "api", s.APIURL(), "public", s.PublicURL(), "dev", s.cfg.Dev,
+	s.log.Info("sigil listening", "api", s.APIURL(), "public", s.PublicURL(), "agents", s.AgentURL(), "dev", s.cfg.Dev,
 		"data_dir", s.cfg.DataDir, "region", s.cfg.Region)
 }
 
@@ -479,6 +512,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	if s.apiSrv != nil {
 		err = errors.Join(s.apiSrv.Shutdown(ctx), s.pubSrv.Shutdown(ctx))
+	}
+	if s.agentSrv != nil {
+		// Long polls end with the listener; they do not hold shutdown.
+		s.agentSrv.Close()
 	}
 	s.wg.Wait()
 	if s.ca != nil {
@@ -504,6 +541,9 @@ func (s *Server) Close() error {
 		}
 		if s.pubLn != nil {
 			s.pubLn.Close()
+		}
+		if s.agentLn != nil {
+			s.agentLn.Close()
 		}
 		if s.store != nil {
 			err = s.store.Close()

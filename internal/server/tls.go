@@ -69,9 +69,11 @@ func (s *Server) tlsNames() []string {
 	if h, err := os.Hostname(); err == nil && h != "" {
 		names = append(names, h)
 	}
-	if host, _, err := net.SplitHostPort(s.cfg.Listen); err == nil && host != "" {
-		if ip, err := netip.ParseAddr(host); err != nil || !ip.IsUnspecified() {
-			names = append(names, host)
+	for _, addr := range []string{s.cfg.Listen, s.cfg.AgentListen} {
+		if host, _, err := net.SplitHostPort(addr); err == nil && host != "" {
+			if ip, err := netip.ParseAddr(host); err != nil || !ip.IsUnspecified() {
+				names = append(names, host)
+			}
 		}
 	}
 	names = append(names, s.cfg.TLS.Names...)

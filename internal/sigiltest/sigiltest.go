@@ -54,7 +54,7 @@ func Start(t testing.TB, mod ...func(*config.Config)) *Env {
 	cfg := config.Default()
 	cfg.Dev = true
 	cfg.DataDir = t.TempDir()
-	cfg.Listen, cfg.PublicListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Listen, cfg.PublicListen, cfg.AgentListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Log.Level = "debug"
 	cfg.Store = StoreURL(t)
 	for _, m := range mod {
@@ -368,7 +368,7 @@ func StartProcess(t testing.TB, args ...string) *Process {
 	t.Helper()
 	p := &Process{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, exited: make(chan struct{})}
 	p.Cmd = exec.Command(Binary(t), append([]string{"serve"}, args...)...)
-	p.Cmd.Env = append(os.Environ(), "SIGIL_LOG_FORMAT=json")
+	p.Cmd.Env = append(os.Environ(), "SIGIL_LOG_FORMAT=json", "SIGIL_AGENT_LISTEN=127.0.0.1:0")
 	stderr, _ := p.Cmd.StderrPipe()
 	p.Cmd.Stdout = &lockedWriter{w: p.Stdout, mu: &p.outMu}
 	if err := p.Cmd.Start(); err != nil {

@@ -72,6 +72,7 @@ type Tx interface {
 	RotationFunctions() RotationFunctions
 	AuditEvents() AuditEvents
 	EventRules() EventRules
+	Deploy() Deploy
 }
 
 // Meta is a small key-value table for installation facts (such as which
@@ -1075,4 +1076,135 @@ type EventRules interface {
 	// PurgeDeliveries deletes up to limit deliveries of a status (not
 	// PENDING) created before t and returns how many.
 	PurgeDeliveries(ctx context.Context, status string, before time.Time, limit int) (int, error)
+}
+
+// AgentToken is a one-time enrolment token for a deployment agent. Only a
+// hash of its secret part is kept.
+type AgentToken struct {
+	ID          string // the public part ("et-" and 16 hex digits)
+	Account     string
+	Hash        []byte // SHA-256 of the secret part
+	Tags        []byte // JSON object: the tags the enrolled agent gets
+	Description string
+	CreatedBy   string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	UsedAt      time.Time // zero while unused
+	UsedBy      string    // the agent that used it
+}
+
+// Agent is an enrolled deployment agent.
+type Agent struct {
+	ID           string // "ag-" and 17 hex digits
+	Account      string
+	Hostname     string
+	Tags         []byte // JSON object
+	TokenID      string
+	CertSerial   string // hex serial of its current client certificate
+	PrevSerial   string // the one before (accepted until it expires)
+	CertNotAfter time.Time
+	AgentVersion string
+	Status       string // ACTIVE or DEREGISTERED
+	CreatedAt    time.Time
+	LastSeenAt   time.Time
+	RowVersion   int64 // optimistic concurrency; Update bumps it
+}
+
+// DeployProfile is a custom install profile (the built-in ones are code).
+type DeployProfile struct {
+	Account   string
+	Name      string
+	Spec      []byte // JSON owned by the domain
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Deployment says what certificate goes to which agents, and how.
+type Deployment struct {
+	ID         string
+	Account    string
+	Name       string
+	ARN        string
+	SourceARN  string // an ACM certificate or a secret
+	Selector   []byte // JSON object of tags the agents must all carry
+	Profile    string // profile name
+	Spec       []byte // JSON: the resolved profile with overrides, owned by the domain
+	Passphrase string // ARN of the secret holding the key passphrase, if any
+	Version    string // the source version last assigned
+	Serial     string // its certificate serial (hex)
+	Status     string // ACTIVE, or DELETING
+	CreatedBy  string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	RowVersion int64
+}
+
+// DeployTarget is one agent of a deployment: what it should hold and what
+// it does hold (a row of the inventory).
+type DeployTarget struct {
+	DeploymentID string
+	AgentID      string
+	Account      string // the deployment's account
+	Generation   int64  // bumped for every new assignment
+	Version      string // the source version assigned
+	Serial       string // its serial (hex)
+	Status       string // PENDING, IN_PROGRESS, SUCCEEDED, FAILED
+	Attempts     int
+	Message      string
+	LeaseUntil   time.Time // IN_PROGRESS until then
+	Installed    string    // serial last verified on the agent ("" never)
+	InstalledAt  time.Time
+	Paths        []byte // JSON array of the files written
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Deploy stores enrolment tokens, agents, install profiles, deployments
+// and their targets.
+type Deploy interface {
+	InsertToken(ctx context.Context, t *AgentToken) error
+	GetToken(ctx context.Context, id string) (*AgentToken, error)
+	// UseToken marks an unused token used by agent at t; ErrStale when it
+	// was used already (two enrolments racing: only one wins).
+	UseToken(ctx context.Context, id, agent string, at time.Time) error
+	// ListTokens returns an account's tokens, newest first.
+	ListTokens(ctx context.Context, account string) ([]*AgentToken, error)
+	DeleteToken(ctx context.Context, id string) error
+
+	InsertAgent(ctx context.Context, a *Agent) error
+	GetAgent(ctx context.Context, id string) (*Agent, error)
+	// UpdateAgent writes a whose RowVersion must match the stored one
+	// (ErrStale otherwise) and bumps it.
+	UpdateAgent(ctx context.Context, a *Agent) error
+	// TouchAgent sets LastSeenAt without a version check.
+	TouchAgent(ctx context.Context, id string, at time.Time) error
+	// ListAgents returns an account's agents ordered by ID.
+	ListAgents(ctx context.Context, account string) ([]*Agent, error)
+
+	PutProfile(ctx context.Context, p *DeployProfile) error // insert or replace by (Account, Name)
+	GetProfile(ctx context.Context, account, name string) (*DeployProfile, error)
+	ListProfiles(ctx context.Context, account string) ([]*DeployProfile, error)
+	DeleteProfile(ctx context.Context, account, name string) error
+	// ProfileInUse counts the deployments that use a profile.
+	ProfileInUse(ctx context.Context, account, name string) (int, error)
+
+	InsertDeployment(ctx context.Context, d *Deployment) error // ErrConflict if (Account, Name) exists
+	GetDeployment(ctx context.Context, account, name string) (*Deployment, error)
+	GetDeploymentByID(ctx context.Context, id string) (*Deployment, error)
+	UpdateDeployment(ctx context.Context, d *Deployment) error // version-checked like UpdateAgent
+	// ListDeployments returns an account's deployments ordered by name;
+	// with account "" every account's.
+	ListDeployments(ctx context.Context, account string) ([]*Deployment, error)
+	// DeploymentsOf returns every deployment (any account) of a source.
+	DeploymentsOf(ctx context.Context, sourceARN string) ([]*Deployment, error)
+	// DeleteDeployment deletes a deployment and its targets.
+	DeleteDeployment(ctx context.Context, id string) error
+
+	PutTarget(ctx context.Context, t *DeployTarget) error // insert or replace by (DeploymentID, AgentID)
+	GetTarget(ctx context.Context, deploymentID, agentID string) (*DeployTarget, error)
+	// TargetsOfDeployment returns a deployment's targets ordered by agent.
+	TargetsOfDeployment(ctx context.Context, deploymentID string) ([]*DeployTarget, error)
+	// TargetsOfAgent returns an agent's targets ordered by deployment.
+	TargetsOfAgent(ctx context.Context, agentID string) ([]*DeployTarget, error)
+	DeleteTarget(ctx context.Context, deploymentID, agentID string) error
 }

@@ -46,7 +46,7 @@ func list(t *testing.T) map[string]*pkg {
 }
 
 // Domain packages: business rules only.
-var domain = []string{"internal/audit", "internal/ca", "internal/certmgr", "internal/events", "internal/iam", "internal/kms", "internal/scheduler", "internal/secrets"}
+var domain = []string{"internal/audit", "internal/ca", "internal/certmgr", "internal/deploy", "internal/events", "internal/iam", "internal/kms", "internal/scheduler", "internal/secrets"}
 
 // Ports and pure helpers: below the domain.
 var ports = []string{"internal/pki", "internal/keys", "internal/store", "internal/seal", "internal/errs", "internal/clock", "internal/tagging", "internal/telemetry"}
@@ -55,7 +55,8 @@ var ports = []string{"internal/pki", "internal/keys", "internal/store", "interna
 var implementations = []string{"internal/store/sqlstore", "internal/keys/soft", "internal/lint", "internal/objects"}
 
 // The composition root and test harnesses may import anything.
-var roots = []string{"cmd/sigil", "internal/server", "internal/sigiltest"}
+// internal/agent is the agent program: a composition root of its own.
+var roots = []string{"cmd/sigil", "internal/server", "internal/sigiltest", "internal/agent"}
 
 func has(list []string, path string) bool {
 	for _, l := range list {

@@ -35,7 +35,8 @@ var dumpTables = []string{"meta", "accounts", "access_keys", "iam_principals", "
 	"acm_certificates", "acm_certificate_names", "account_settings", "events",
 	"kms_keys", "kms_key_materials", "kms_aliases", "secrets", "secret_versions", "secret_stages", "rotation_functions",
 	"audit_events", "audit_event_resources", "audit_pending", "audit_chain",
-	"event_rules", "event_targets", "event_connections", "event_destinations", "event_deliveries"}
+	"event_rules", "event_targets", "event_connections", "event_destinations", "event_deliveries",
+	"deploy_tokens", "deploy_agents", "deploy_profiles", "deployments", "deploy_targets"}
 
 const backupFormat = "sigil-backup"
 

@@ -55,6 +55,12 @@ func Run(t *testing.T, open Opener) {
 		{"AuditEvents", testAuditEvents},
 		{"CAAccess", testCAAccess},
 		{"OutboxAndDeliveries", testOutboxAndDeliveries},
+		{"DeployTokens", testDeployTokens},
+		{"DeployAgents", testDeployAgents},
+		{"DeployProfiles", testDeployProfiles},
+		{"Deployments", testDeployments},
+		{"DeployTargets", testDeployTargets},
+		{"DeployZeroValues", testDeployZeroValues},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -1487,6 +1493,570 @@ func testOutboxAndDeliveries(t *testing.T, s store.Store) {
 		}
 		if n, err := tx.EventRules().PurgeDeliveries(ctx, "DELIVERED", base.Add(time.Second), 10); err != nil || n != 1 {
 			t.Errorf("purged %d deliveries, %v", n, err)
+		}
+		return nil
+	})
+}
+
+// expectErr runs fn in a write transaction and checks the error it ends with.
+func expectErr(t *testing.T, s store.Store, what string, want error, fn func(store.Tx) error) {
+	t.Helper()
+	if err := s.Update(ctx, fn); !errors.Is(err, want) {
+		t.Errorf("%s: %v, want %v", what, err, want)
+	}
+}
+
+func testDeployTokens(t *testing.T, s store.Store) {
+	mine, other := "111111111111", "222222222222"
+	tok := func(id, account string, created time.Time) *store.AgentToken {
+		return &store.AgentToken{ID: id, Account: account, Hash: []byte("hash-" + id), Tags: []byte(`{"env":"prod"}`),
+			Description: "web " + id, CreatedBy: "arn:aws:iam::" + account + ":user/admin", CreatedAt: created,
+			ExpiresAt: created.Add(time.Hour)}
+	}
+	update(t, s, func(tx store.Tx) error {
+		for i, id := range []string{"et-b", "et-a", "et-c"} {
+			if err := tx.Deploy().InsertToken(ctx, tok(id, mine, base.Add(time.Duration(i)*time.Second))); err != nil {
+				return err
+			}
+		}
+		return tx.Deploy().InsertToken(ctx, tok("et-x", other, base.Add(time.Hour)))
+	})
+	expectErr(t, s, "duplicate token", store.ErrConflict, func(tx store.Tx) error {
+		return tx.Deploy().InsertToken(ctx, tok("et-a", mine, base))
+	})
+	s.View(ctx, func(tx store.Tx) error {
+		got, err := tx.Deploy().GetToken(ctx, "et-a")
+		want := tok("et-a", mine, base.Add(time.Second))
+		if err != nil || got.Account != mine || !bytes.Equal(got.Hash, want.Hash) || string(got.Tags) != string(want.Tags) ||
+			got.Description != want.Description || got.CreatedBy != want.CreatedBy || !got.CreatedAt.Equal(want.CreatedAt) ||
+			got.CreatedAt.Location() != time.UTC || !got.ExpiresAt.Equal(want.ExpiresAt) || !got.UsedAt.IsZero() || got.UsedBy != "" {
+			t.Errorf("get token = %+v, %v", got, err)
+		}
+		if _, err := tx.Deploy().GetToken(ctx, "et-missing"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("missing token: %v", err)
+		}
+		// Newest first, and only the account's own.
+		l, err := tx.Deploy().ListTokens(ctx, mine)
+		if err != nil || len(l) != 3 || l[0].ID != "et-c" || l[1].ID != "et-a" || l[2].ID != "et-b" {
+			t.Errorf("list tokens = %v, %v", tokenIDs(l), err)
+		}
+		if l, err := tx.Deploy().ListTokens(ctx, "333333333333"); err != nil || len(l) != 0 {
+			t.Errorf("tokens of an account without any: %v, %v", tokenIDs(l), err)
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error { return tx.Deploy().UseToken(ctx, "et-a", "ag-1", base.Add(time.Minute)) })
+	// A token is used once: the second enrolment loses.
+	expectErr(t, s, "second use", store.ErrStale, func(tx store.Tx) error {
+		return tx.Deploy().UseToken(ctx, "et-a", "ag-2", base.Add(2*time.Minute))
+	})
+	expectErr(t, s, "use of a missing token", store.ErrNotFound, func(tx store.Tx) error {
+		return tx.Deploy().UseToken(ctx, "et-missing", "ag-2", base)
+	})
+	s.View(ctx, func(tx store.Tx) error {
+		got, err := tx.Deploy().GetToken(ctx, "et-a")
+		if err != nil || !got.UsedAt.Equal(base.Add(time.Minute)) || got.UsedBy != "ag-1" {
+			t.Errorf("used token = %+v, %v", got, err)
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error { return tx.Deploy().DeleteToken(ctx, "et-a") })
+	expectErr(t, s, "delete of a missing token", store.ErrNotFound, func(tx store.Tx) error {
+		return tx.Deploy().DeleteToken(ctx, "et-a")
+	})
+	s.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.Deploy().GetToken(ctx, "et-a"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("deleted token: %v", err)
+		}
+		if l, err := tx.Deploy().ListTokens(ctx, mine); err != nil || len(l) != 2 {
+			t.Errorf("tokens after delete: %v, %v", tokenIDs(l), err)
+		}
+		if l, err := tx.Deploy().ListTokens(ctx, other); err != nil || len(l) != 1 || l[0].ID != "et-x" {
+			t.Errorf("other account's tokens: %v, %v", tokenIDs(l), err)
+		}
+		return nil
+	})
+}
+
+func tokenIDs(l []*store.AgentToken) []string {
+	var out []string
+	for _, x := range l {
+		out = append(out, x.ID)
+	}
+	return out
+}
+
+func newAgent(id, account string) *store.Agent {
+	return &store.Agent{ID: id, Account: account, Hostname: "host-" + id, Tags: []byte(`{"role":"web"}`), TokenID: "et-" + id,
+		CertSerial: "0a", CertNotAfter: base.Add(30 * 24 * time.Hour), AgentVersion: "1.0.0", Status: "ACTIVE",
+		CreatedAt: base, LastSeenAt: base}
+}
+
+func testDeployAgents(t *testing.T, s store.Store) {
+	mine, other := "111111111111", "222222222222"
+	a := newAgent("ag-b", mine)
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.Deploy().InsertAgent(ctx, a); err != nil {
+			return err
+		}
+		if err := tx.Deploy().InsertAgent(ctx, newAgent("ag-c", mine)); err != nil {
+			return err
+		}
+		if err := tx.Deploy().InsertAgent(ctx, newAgent("ag-a", mine)); err != nil {
+			return err
+		}
+		return tx.Deploy().InsertAgent(ctx, newAgent("ag-x", other))
+	})
+	if a.RowVersion != 1 {
+		t.Errorf("inserted agent's version = %d", a.RowVersion)
+	}
+	expectErr(t, s, "duplicate agent", store.ErrConflict, func(tx store.Tx) error {
+		return tx.Deploy().InsertAgent(ctx, newAgent("ag-b", mine))
+	})
+	s.View(ctx, func(tx store.Tx) error {
+		got, err := tx.Deploy().GetAgent(ctx, "ag-b")
+		if err != nil || got.Account != mine || got.Hostname != "host-ag-b" || string(got.Tags) != `{"role":"web"}` ||
+			got.TokenID != "et-ag-b" || got.CertSerial != "0a" || got.PrevSerial != "" || !got.CertNotAfter.Equal(a.CertNotAfter) ||
+			got.AgentVersion != "1.0.0" || got.Status != "ACTIVE" || !got.CreatedAt.Equal(base) || !got.LastSeenAt.Equal(base) ||
+			got.RowVersion != 1 {
+			t.Errorf("get agent = %+v, %v", got, err)
+		}
+		if _, err := tx.Deploy().GetAgent(ctx, "ag-missing"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("missing agent: %v", err)
+		}
+		l, err := tx.Deploy().ListAgents(ctx, mine)
+		if err != nil || len(l) != 3 || l[0].ID != "ag-a" || l[1].ID != "ag-b" || l[2].ID != "ag-c" {
+			t.Errorf("list agents = %v, %v", l, err)
+		}
+		if l, err := tx.Deploy().ListAgents(ctx, other); err != nil || len(l) != 1 || l[0].ID != "ag-x" {
+			t.Errorf("other account's agents = %v, %v", l, err)
+		}
+		return nil
+	})
+	// Renewing the certificate: the old serial becomes the previous one.
+	stale := *a
+	a.PrevSerial, a.CertSerial, a.CertNotAfter = a.CertSerial, "0b", base.Add(60*24*time.Hour)
+	a.AgentVersion, a.Tags, a.LastSeenAt = "1.1.0", []byte(`{"role":"db"}`), base.Add(time.Minute)
+	update(t, s, func(tx store.Tx) error { return tx.Deploy().UpdateAgent(ctx, a) })
+	if a.RowVersion != 2 {
+		t.Errorf("updated agent's version = %d", a.RowVersion)
+	}
+	stale.Status = "DEREGISTERED"
+	expectErr(t, s, "stale agent update", store.ErrStale, func(tx store.Tx) error { return tx.Deploy().UpdateAgent(ctx, &stale) })
+	missing := newAgent("ag-missing", mine)
+	missing.RowVersion = 1
+	expectErr(t, s, "update of a missing agent", store.ErrNotFound, func(tx store.Tx) error {
+		return tx.Deploy().UpdateAgent(ctx, missing)
+	})
+	update(t, s, func(tx store.Tx) error { return tx.Deploy().TouchAgent(ctx, "ag-b", base.Add(time.Hour)) })
+	expectErr(t, s, "touch of a missing agent", store.ErrNotFound, func(tx store.Tx) error {
+		return tx.Deploy().TouchAgent(ctx, "ag-missing", base)
+	})
+	s.View(ctx, func(tx store.Tx) error {
+		got, err := tx.Deploy().GetAgent(ctx, "ag-b")
+		if err != nil || got.CertSerial != "0b" || got.PrevSerial != "0a" || !got.CertNotAfter.Equal(base.Add(60*24*time.Hour)) ||
+			got.AgentVersion != "1.1.0" || string(got.Tags) != `{"role":"db"}` || got.Status != "ACTIVE" ||
+			!got.LastSeenAt.Equal(base.Add(time.Hour)) || got.RowVersion != 2 || !got.CreatedAt.Equal(base) {
+			t.Errorf("agent after update and touch = %+v, %v", got, err)
+		}
+		return nil
+	})
+	// A touch does not change the version: an update from the current copy
+	// still succeeds.
+	a.Status = "DEREGISTERED"
+	update(t, s, func(tx store.Tx) error { return tx.Deploy().UpdateAgent(ctx, a) })
+	s.View(ctx, func(tx store.Tx) error {
+		if got, err := tx.Deploy().GetAgent(ctx, "ag-b"); err != nil || got.Status != "DEREGISTERED" || got.RowVersion != 3 {
+			t.Errorf("agent after second update = %+v, %v", got, err)
+		}
+		return nil
+	})
+}
+
+func newDeployment(id, account, name, source string) *store.Deployment {
+	return &store.Deployment{ID: id, Account: account, Name: name,
+		ARN: "arn:aws:sigil-deploy:us-east-1:" + account + ":deployment/" + name, SourceARN: source,
+		Selector: []byte(`{"role":"web"}`), Profile: "nginx", Spec: []byte(`{"cert":"/etc/ssl/c.pem"}`),
+		Passphrase: "arn:aws:secretsmanager:us-east-1:" + account + ":secret:pw", Version: "v1", Serial: "01",
+		Status: "ACTIVE", CreatedBy: "arn:aws:iam::" + account + ":user/admin", CreatedAt: base, UpdatedAt: base}
+}
+
+func testDeployProfiles(t *testing.T, s store.Store) {
+	mine, other := "111111111111", "222222222222"
+	p := &store.DeployProfile{Account: mine, Name: "custom", Spec: []byte(`{"v":1}`), CreatedAt: base, UpdatedAt: base}
+	update(t, s, func(tx store.Tx) error {
+		for _, x := range []*store.DeployProfile{
+			p,
+			{Account: mine, Name: "another", Spec: []byte(`{}`), CreatedAt: base, UpdatedAt: base},
+			{Account: other, Name: "custom", Spec: []byte(`{"v":"other"}`), CreatedAt: base, UpdatedAt: base},
+		} {
+			if err := tx.Deploy().PutProfile(ctx, x); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	// A second put replaces the profile (and keeps when it was created).
+	update(t, s, func(tx store.Tx) error {
+		return tx.Deploy().PutProfile(ctx, &store.DeployProfile{Account: mine, Name: "custom", Spec: []byte(`{"v":2}`),
+			CreatedAt: base.Add(time.Hour), UpdatedAt: base.Add(time.Hour)})
+	})
+	s.View(ctx, func(tx store.Tx) error {
+		got, err := tx.Deploy().GetProfile(ctx, mine, "custom")
+		if err != nil || got.Account != mine || got.Name != "custom" || string(got.Spec) != `{"v":2}` ||
+			!got.CreatedAt.Equal(base) || !got.UpdatedAt.Equal(base.Add(time.Hour)) {
+			t.Errorf("get profile = %+v, %v", got, err)
+		}
+		if got, err := tx.Deploy().GetProfile(ctx, other, "custom"); err != nil || string(got.Spec) != `{"v":"other"}` {
+			t.Errorf("other account's profile = %+v, %v", got, err)
+		}
+		if _, err := tx.Deploy().GetProfile(ctx, mine, "missing"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("missing profile: %v", err)
+		}
+		l, err := tx.Deploy().ListProfiles(ctx, mine)
+		if err != nil || len(l) != 2 || l[0].Name != "another" || l[1].Name != "custom" || l[1].Account != mine {
+			t.Errorf("list profiles = %v, %v", l, err)
+		}
+		if l, err := tx.Deploy().ListProfiles(ctx, other); err != nil || len(l) != 1 {
+			t.Errorf("other account's profiles = %v, %v", l, err)
+		}
+		return nil
+	})
+	// ProfileInUse counts the account's deployments naming the profile.
+	update(t, s, func(tx store.Tx) error {
+		for _, d := range []*store.Deployment{
+			newDeployment("dp-1", mine, "one", "arn:src"), newDeployment("dp-2", mine, "two", "arn:src"),
+			newDeployment("dp-3", other, "one", "arn:src"), newDeployment("dp-4", mine, "three", "arn:src"),
+		} {
+			d.Profile = "custom"
+			if d.ID == "dp-4" {
+				d.Profile = "nginx"
+			}
+			if err := tx.Deploy().InsertDeployment(ctx, d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	s.View(ctx, func(tx store.Tx) error {
+		for _, c := range []struct {
+			account, name string
+			want          int
+		}{{mine, "custom", 2}, {other, "custom", 1}, {mine, "another", 0}, {mine, "nginx", 1}, {"333333333333", "custom", 0}} {
+			if n, err := tx.Deploy().ProfileInUse(ctx, c.account, c.name); err != nil || n != c.want {
+				t.Errorf("profile %s/%s in use by %d, %v; want %d", c.account, c.name, n, err, c.want)
+			}
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error { return tx.Deploy().DeleteProfile(ctx, mine, "another") })
+	expectErr(t, s, "delete of a missing profile", store.ErrNotFound, func(tx store.Tx) error {
+		return tx.Deploy().DeleteProfile(ctx, mine, "another")
+	})
+	s.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.Deploy().GetProfile(ctx, mine, "another"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("deleted profile: %v", err)
+		}
+		if l, err := tx.Deploy().ListProfiles(ctx, mine); err != nil || len(l) != 1 || l[0].Name != "custom" {
+			t.Errorf("profiles after delete = %v, %v", l, err)
+		}
+		return nil
+	})
+}
+
+func deploymentNames(l []*store.Deployment) []string {
+	var out []string
+	for _, d := range l {
+		out = append(out, d.Account+"/"+d.Name)
+	}
+	return out
+}
+
+func testDeployments(t *testing.T, s store.Store) {
+	mine, other := "111111111111", "222222222222"
+	src, src2 := "arn:aws:acm:us-east-1:111111111111:certificate/c1", "arn:aws:acm:us-east-1:111111111111:certificate/c2"
+	d := newDeployment("dp-web", mine, "web", src)
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.Deploy().InsertDeployment(ctx, d); err != nil {
+			return err
+		}
+		for _, x := range []*store.Deployment{
+			newDeployment("dp-api", mine, "api", src2), newDeployment("dp-zed", mine, "zed", src),
+			newDeployment("dp-other", other, "web", src),
+		} {
+			if err := tx.Deploy().InsertDeployment(ctx, x); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if d.RowVersion != 1 {
+		t.Errorf("inserted deployment's version = %d", d.RowVersion)
+	}
+	expectErr(t, s, "duplicate deployment name", store.ErrConflict, func(tx store.Tx) error {
+		return tx.Deploy().InsertDeployment(ctx, newDeployment("dp-new", mine, "web", src))
+	})
+	expectErr(t, s, "duplicate deployment ID", store.ErrConflict, func(tx store.Tx) error {
+		return tx.Deploy().InsertDeployment(ctx, newDeployment("dp-web", mine, "new", src))
+	})
+	check := func(what string, got *store.Deployment, err error) {
+		t.Helper()
+		want := newDeployment("dp-web", mine, "web", src)
+		if err != nil || got.ID != want.ID || got.Account != mine || got.Name != "web" || got.ARN != want.ARN ||
+			got.SourceARN != src || string(got.Selector) != string(want.Selector) || got.Profile != "nginx" ||
+			string(got.Spec) != string(want.Spec) || got.Passphrase != want.Passphrase || got.Version != "v1" ||
+			got.Serial != "01" || got.Status != "ACTIVE" || got.CreatedBy != want.CreatedBy || !got.CreatedAt.Equal(base) ||
+			!got.UpdatedAt.Equal(base) || got.RowVersion != 1 {
+			t.Errorf("%s = %+v, %v", what, got, err)
+		}
+	}
+	s.View(ctx, func(tx store.Tx) error {
+		got, err := tx.Deploy().GetDeployment(ctx, mine, "web")
+		check("get deployment by name", got, err)
+		got, err = tx.Deploy().GetDeploymentByID(ctx, "dp-web")
+		check("get deployment by ID", got, err)
+		if got, err := tx.Deploy().GetDeployment(ctx, other, "web"); err != nil || got.ID != "dp-other" {
+			t.Errorf("other account's deployment = %+v, %v", got, err)
+		}
+		if _, err := tx.Deploy().GetDeployment(ctx, mine, "missing"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("missing deployment: %v", err)
+		}
+		if _, err := tx.Deploy().GetDeploymentByID(ctx, "dp-missing"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("missing deployment ID: %v", err)
+		}
+		l, err := tx.Deploy().ListDeployments(ctx, mine)
+		if names := deploymentNames(l); err != nil || strings.Join(names, " ") != mine+"/api "+mine+"/web "+mine+"/zed" {
+			t.Errorf("list deployments = %v, %v", names, err)
+		}
+		if l, err := tx.Deploy().ListDeployments(ctx, other); err != nil || len(l) != 1 || l[0].ID != "dp-other" {
+			t.Errorf("other account's deployments = %v, %v", deploymentNames(l), err)
+		}
+		l, err = tx.Deploy().ListDeployments(ctx, "")
+		names := deploymentNames(l)
+		sort.Strings(names)
+		if err != nil || strings.Join(names, " ") != mine+"/api "+mine+"/web "+mine+"/zed "+other+"/web" {
+			t.Errorf("every account's deployments = %v, %v", names, err)
+		}
+		l, err = tx.Deploy().DeploymentsOf(ctx, src)
+		names = deploymentNames(l)
+		sort.Strings(names)
+		if err != nil || strings.Join(names, " ") != mine+"/web "+mine+"/zed "+other+"/web" {
+			t.Errorf("deployments of a source = %v, %v", names, err)
+		}
+		if l, err := tx.Deploy().DeploymentsOf(ctx, "arn:none"); err != nil || len(l) != 0 {
+			t.Errorf("deployments of an unused source = %v, %v", deploymentNames(l), err)
+		}
+		return nil
+	})
+	stale := *d
+	d.SourceARN, d.Selector, d.Profile, d.Spec = src2, []byte(`{"role":"db"}`), "apache", []byte(`{"x":2}`)
+	d.Passphrase, d.Version, d.Serial, d.Status, d.UpdatedAt = "", "v2", "02", "DELETING", base.Add(time.Hour)
+	update(t, s, func(tx store.Tx) error { return tx.Deploy().UpdateDeployment(ctx, d) })
+	if d.RowVersion != 2 {
+		t.Errorf("updated deployment's version = %d", d.RowVersion)
+	}
+	expectErr(t, s, "stale deployment update", store.ErrStale, func(tx store.Tx) error {
+		return tx.Deploy().UpdateDeployment(ctx, &stale)
+	})
+	missing := newDeployment("dp-missing", mine, "missing", src)
+	missing.RowVersion = 1
+	expectErr(t, s, "update of a missing deployment", store.ErrNotFound, func(tx store.Tx) error {
+		return tx.Deploy().UpdateDeployment(ctx, missing)
+	})
+	s.View(ctx, func(tx store.Tx) error {
+		got, err := tx.Deploy().GetDeploymentByID(ctx, "dp-web")
+		if err != nil || got.SourceARN != src2 || string(got.Selector) != `{"role":"db"}` || got.Profile != "apache" ||
+			string(got.Spec) != `{"x":2}` || got.Passphrase != "" || got.Version != "v2" || got.Serial != "02" ||
+			got.Status != "DELETING" || !got.UpdatedAt.Equal(base.Add(time.Hour)) || !got.CreatedAt.Equal(base) ||
+			got.RowVersion != 2 || got.Name != "web" {
+			t.Errorf("deployment after update = %+v, %v", got, err)
+		}
+		if l, err := tx.Deploy().DeploymentsOf(ctx, src2); err != nil || len(l) != 2 {
+			t.Errorf("deployments of the new source = %v, %v", deploymentNames(l), err)
+		}
+		return nil
+	})
+	// Deleting a deployment deletes its targets, and only its.
+	update(t, s, func(tx store.Tx) error {
+		for _, x := range []*store.DeployTarget{
+			newTarget("dp-web", "ag-1", mine), newTarget("dp-web", "ag-2", mine), newTarget("dp-api", "ag-1", mine),
+		} {
+			if err := tx.Deploy().PutTarget(ctx, x); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error { return tx.Deploy().DeleteDeployment(ctx, "dp-web") })
+	expectErr(t, s, "delete of a missing deployment", store.ErrNotFound, func(tx store.Tx) error {
+		return tx.Deploy().DeleteDeployment(ctx, "dp-web")
+	})
+	s.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.Deploy().GetDeploymentByID(ctx, "dp-web"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("deleted deployment: %v", err)
+		}
+		if l, err := tx.Deploy().TargetsOfDeployment(ctx, "dp-web"); err != nil || len(l) != 0 {
+			t.Errorf("targets survived their deployment: %v, %v", l, err)
+		}
+		if _, err := tx.Deploy().GetTarget(ctx, "dp-web", "ag-1"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("target of a deleted deployment: %v", err)
+		}
+		if l, err := tx.Deploy().TargetsOfAgent(ctx, "ag-1"); err != nil || len(l) != 1 || l[0].DeploymentID != "dp-api" {
+			t.Errorf("targets of another deployment after delete: %v, %v", l, err)
+		}
+		if l, err := tx.Deploy().ListDeployments(ctx, mine); err != nil || len(l) != 2 {
+			t.Errorf("deployments after delete = %v, %v", deploymentNames(l), err)
+		}
+		return nil
+	})
+	// The name is free again.
+	update(t, s, func(tx store.Tx) error {
+		return tx.Deploy().InsertDeployment(ctx, newDeployment("dp-web2", mine, "web", src))
+	})
+}
+
+func newTarget(deployment, agent, account string) *store.DeployTarget {
+	return &store.DeployTarget{DeploymentID: deployment, AgentID: agent, Account: account, Generation: 1, Version: "v1",
+		Serial: "01", Status: "PENDING", CreatedAt: base, UpdatedAt: base}
+}
+
+func testDeployTargets(t *testing.T, s store.Store) {
+	mine := "111111111111"
+	update(t, s, func(tx store.Tx) error {
+		for _, x := range []*store.DeployTarget{
+			newTarget("dp-b", "ag-2", mine), newTarget("dp-b", "ag-1", mine), newTarget("dp-a", "ag-1", mine),
+			newTarget("dp-c", "ag-3", "222222222222"),
+		} {
+			if err := tx.Deploy().PutTarget(ctx, x); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	s.View(ctx, func(tx store.Tx) error {
+		got, err := tx.Deploy().GetTarget(ctx, "dp-b", "ag-1")
+		if err != nil || got.DeploymentID != "dp-b" || got.AgentID != "ag-1" || got.Account != mine || got.Generation != 1 ||
+			got.Version != "v1" || got.Serial != "01" || got.Status != "PENDING" || got.Attempts != 0 || got.Message != "" ||
+			!got.LeaseUntil.IsZero() || got.Installed != "" || !got.InstalledAt.IsZero() || len(got.Paths) != 0 ||
+			!got.CreatedAt.Equal(base) || !got.UpdatedAt.Equal(base) {
+			t.Errorf("get target = %+v, %v", got, err)
+		}
+		if _, err := tx.Deploy().GetTarget(ctx, "dp-b", "ag-3"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("missing target: %v", err)
+		}
+		l, err := tx.Deploy().TargetsOfDeployment(ctx, "dp-b")
+		if err != nil || len(l) != 2 || l[0].AgentID != "ag-1" || l[1].AgentID != "ag-2" {
+			t.Errorf("targets of a deployment = %v, %v", l, err)
+		}
+		l, err = tx.Deploy().TargetsOfAgent(ctx, "ag-1")
+		if err != nil || len(l) != 2 || l[0].DeploymentID != "dp-a" || l[1].DeploymentID != "dp-b" {
+			t.Errorf("targets of an agent = %v, %v", l, err)
+		}
+		if l, err := tx.Deploy().TargetsOfAgent(ctx, "ag-missing"); err != nil || len(l) != 0 {
+			t.Errorf("targets of an unknown agent = %v, %v", l, err)
+		}
+		return nil
+	})
+	// A second put replaces the target (and keeps when it was created).
+	x := newTarget("dp-b", "ag-1", mine)
+	x.Generation, x.Version, x.Serial, x.Status, x.Attempts = 2, "v2", "02", "SUCCEEDED", 3
+	x.Message, x.LeaseUntil, x.Installed, x.InstalledAt = "installed", base.Add(time.Minute), "02", base.Add(2*time.Minute)
+	x.Paths, x.CreatedAt, x.UpdatedAt = []byte(`["/etc/ssl/c.pem"]`), base.Add(time.Hour), base.Add(time.Hour)
+	update(t, s, func(tx store.Tx) error { return tx.Deploy().PutTarget(ctx, x) })
+	s.View(ctx, func(tx store.Tx) error {
+		got, err := tx.Deploy().GetTarget(ctx, "dp-b", "ag-1")
+		if err != nil || got.Generation != 2 || got.Version != "v2" || got.Serial != "02" || got.Status != "SUCCEEDED" ||
+			got.Attempts != 3 || got.Message != "installed" || !got.LeaseUntil.Equal(base.Add(time.Minute)) ||
+			got.Installed != "02" || !got.InstalledAt.Equal(base.Add(2*time.Minute)) || string(got.Paths) != `["/etc/ssl/c.pem"]` ||
+			!got.CreatedAt.Equal(base) || !got.UpdatedAt.Equal(base.Add(time.Hour)) {
+			t.Errorf("target after second put = %+v, %v", got, err)
+		}
+		if l, err := tx.Deploy().TargetsOfDeployment(ctx, "dp-b"); err != nil || len(l) != 2 {
+			t.Errorf("a second put added a target: %v, %v", l, err)
+		}
+		return nil
+	})
+	// Clearing the lease round-trips as zero.
+	x.LeaseUntil, x.Paths = time.Time{}, nil
+	update(t, s, func(tx store.Tx) error { return tx.Deploy().PutTarget(ctx, x) })
+	s.View(ctx, func(tx store.Tx) error {
+		if got, err := tx.Deploy().GetTarget(ctx, "dp-b", "ag-1"); err != nil || !got.LeaseUntil.IsZero() || len(got.Paths) != 0 {
+			t.Errorf("target after clearing its lease = %+v, %v", got, err)
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error { return tx.Deploy().DeleteTarget(ctx, "dp-b", "ag-1") })
+	expectErr(t, s, "delete of a missing target", store.ErrNotFound, func(tx store.Tx) error {
+		return tx.Deploy().DeleteTarget(ctx, "dp-b", "ag-1")
+	})
+	s.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.Deploy().GetTarget(ctx, "dp-b", "ag-1"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("deleted target: %v", err)
+		}
+		if l, err := tx.Deploy().TargetsOfDeployment(ctx, "dp-b"); err != nil || len(l) != 1 || l[0].AgentID != "ag-2" {
+			t.Errorf("targets after delete = %v, %v", l, err)
+		}
+		if l, err := tx.Deploy().TargetsOfAgent(ctx, "ag-1"); err != nil || len(l) != 1 || l[0].DeploymentID != "dp-a" {
+			t.Errorf("agent's targets after delete = %v, %v", l, err)
+		}
+		return nil
+	})
+}
+
+// testDeployZeroValues stores records whose optional times and JSON are
+// unset: zero times come back zero, nil JSON comes back empty.
+func testDeployZeroValues(t *testing.T, s store.Store) {
+	mine := "111111111111"
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.Deploy().InsertToken(ctx, &store.AgentToken{ID: "et-z", Account: mine, Hash: []byte{1}, CreatedAt: base}); err != nil {
+			return err
+		}
+		if err := tx.Deploy().InsertAgent(ctx, &store.Agent{ID: "ag-z", Account: mine, Status: "ACTIVE", CreatedAt: base}); err != nil {
+			return err
+		}
+		if err := tx.Deploy().PutProfile(ctx, &store.DeployProfile{Account: mine, Name: "z", CreatedAt: base, UpdatedAt: base}); err != nil {
+			return err
+		}
+		if err := tx.Deploy().InsertDeployment(ctx, &store.Deployment{ID: "dp-z", Account: mine, Name: "z", CreatedAt: base, UpdatedAt: base}); err != nil {
+			return err
+		}
+		return tx.Deploy().PutTarget(ctx, &store.DeployTarget{DeploymentID: "dp-z", AgentID: "ag-z", Account: mine, CreatedAt: base, UpdatedAt: base})
+	})
+	s.View(ctx, func(tx store.Tx) error {
+		if k, err := tx.Deploy().GetToken(ctx, "et-z"); err != nil || !k.ExpiresAt.IsZero() || !k.UsedAt.IsZero() || len(k.Tags) != 0 ||
+			!k.CreatedAt.Equal(base) {
+			t.Errorf("zero token = %+v, %v", k, err)
+		}
+		if a, err := tx.Deploy().GetAgent(ctx, "ag-z"); err != nil || !a.CertNotAfter.IsZero() || !a.LastSeenAt.IsZero() || len(a.Tags) != 0 {
+			t.Errorf("zero agent = %+v, %v", a, err)
+		}
+		if p, err := tx.Deploy().GetProfile(ctx, mine, "z"); err != nil || len(p.Spec) != 0 {
+			t.Errorf("zero profile = %+v, %v", p, err)
+		}
+		if d, err := tx.Deploy().GetDeployment(ctx, mine, "z"); err != nil || len(d.Selector) != 0 || len(d.Spec) != 0 || d.RowVersion != 1 {
+			t.Errorf("zero deployment = %+v, %v", d, err)
+		}
+		if x, err := tx.Deploy().GetTarget(ctx, "dp-z", "ag-z"); err != nil || !x.LeaseUntil.IsZero() || !x.InstalledAt.IsZero() || len(x.Paths) != 0 {
+			t.Errorf("zero target = %+v, %v", x, err)
+		}
+		return nil
+	})
+	// Times set and then cleared by an update come back zero too.
+	update(t, s, func(tx store.Tx) error {
+		a, err := tx.Deploy().GetAgent(ctx, "ag-z")
+		if err != nil {
+			return err
+		}
+		a.CertNotAfter, a.LastSeenAt = base, base
+		if err := tx.Deploy().UpdateAgent(ctx, a); err != nil {
+			return err
+		}
+		a.CertNotAfter, a.LastSeenAt = time.Time{}, time.Time{}
+		return tx.Deploy().UpdateAgent(ctx, a)
+	})
+	s.View(ctx, func(tx store.Tx) error {
+		if a, err := tx.Deploy().GetAgent(ctx, "ag-z"); err != nil || !a.CertNotAfter.IsZero() || !a.LastSeenAt.IsZero() || a.RowVersion != 3 {
+			t.Errorf("agent with cleared times = %+v, %v", a, err)
 		}
 		return nil
 	})
