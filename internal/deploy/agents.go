@@ -346,6 +346,19 @@ func (s *Deployments) ListAgents(ctx context.Context, p iam.Principal) ([]*Agent
 	return out, err
 }
 
+// AgentCounts counts every account's agents by status (for metrics).
+func (s *Deployments) AgentCounts(ctx context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		as, err := tx.Deploy().ListAgents(ctx, "")
+		for _, a := range as {
+			out[s.agentView(a).Status]++
+		}
+		return err
+	})
+	return out, err
+}
+
 func (s *Deployments) loadAgent(ctx context.Context, tx store.Tx, account, id string) (*store.Agent, error) {
 	a, err := tx.Deploy().GetAgent(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && a.Account != account) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -165,11 +166,13 @@ func (p Profile) check() error {
 			}
 		}
 	}
+	for _, f := range []string{p.Directory, p.CertificateFile, p.ChainFile, p.FullChainFile, p.KeyFile, p.PKCS12File, p.PassphraseFile} {
+		if f != "" && (path.Clean(f) != f || slices.Contains(strings.Split(f, "/"), "..")) {
+			return invalid("The path %q is not clean (no '..', '.', '//' or trailing '/').", f)
+		}
+	}
 	seen := map[string]bool{}
 	for _, f := range p.Files() {
-		if path.Clean(f) != f || strings.Contains(f, "..") {
-			return invalid("The file path %q is not clean.", f)
-		}
 		if seen[f] {
 			return invalid("The profile writes %s twice.", f)
 		}

@@ -698,9 +698,15 @@ func (s *Server) metricsSnapshot(ctx context.Context) (*metrics.Snapshot, error)
 		if snap.OutboxBacklog, err = tx.Events().CountUndelivered(ctx); err != nil {
 			return err
 		}
-		snap.Deliveries, err = tx.EventRules().CountDeliveries(ctx)
+		if snap.Deliveries, err = tx.EventRules().CountDeliveries(ctx); err != nil {
+			return err
+		}
+		snap.DeployTargets, err = tx.Deploy().CountTargets(ctx)
 		return err
 	})
+	if err == nil {
+		snap.Agents, err = s.deploy.AgentCounts(ctx)
+	}
 	return snap, err
 }
 

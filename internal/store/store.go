@@ -1178,7 +1178,8 @@ type Deploy interface {
 	UpdateAgent(ctx context.Context, a *Agent) error
 	// TouchAgent sets LastSeenAt without a version check.
 	TouchAgent(ctx context.Context, id string, at time.Time) error
-	// ListAgents returns an account's agents ordered by ID.
+	// ListAgents returns an account's agents ordered by ID; with account
+	// "" every account's.
 	ListAgents(ctx context.Context, account string) ([]*Agent, error)
 
 	PutProfile(ctx context.Context, p *DeployProfile) error // insert or replace by (Account, Name)
@@ -1207,4 +1208,6 @@ type Deploy interface {
 	// TargetsOfAgent returns an agent's targets ordered by deployment.
 	TargetsOfAgent(ctx context.Context, agentID string) ([]*DeployTarget, error)
 	DeleteTarget(ctx context.Context, deploymentID, agentID string) error
+	// CountTargets counts every account's targets by status.
+	CountTargets(ctx context.Context) (map[string]int, error)
 }

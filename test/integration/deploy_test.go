@@ -161,6 +161,7 @@ func TestDeployNginx(t *testing.T) {
 	startAgentProcess(t, tok, t.TempDir())
 
 	var d apideploy.Deployment
+	created := time.Now()
 	mustDeploy(t, a.env, "CreateDeployment", apideploy.CreateInput{Name: "web", CertificateArn: certARN,
 		TargetTags: map[string]string{"role": "web"}, Profile: "nginx",
 		Overrides: &deploy.Profile{Directory: dir, ReloadCommand: ws.Reload, VerifyAddress: ws.Addr, VerifyServerName: "web.test"}}, &d)
@@ -169,6 +170,7 @@ func TestDeployNginx(t *testing.T) {
 	}
 
 	got := waitTarget(t, a.env, "web", first, deploy.TargetSucceeded, deploy.TargetFailed)
+	t.Logf("CreateDeployment to verified installation: %s", time.Since(created).Round(time.Millisecond))
 	if got.Status != deploy.TargetSucceeded || !sameSerial(got.Serial, first) {
 		t.Fatalf("first deployment: %+v", got)
 	}
@@ -190,6 +192,7 @@ func TestDeployNginx(t *testing.T) {
 	// Renew while clients connect: the agent redeploys on its own.
 	stop := loadGenerator(ws.Addr, "web.test", 4)
 	time.Sleep(300 * time.Millisecond)
+	renewed := time.Now()
 	if _, err := a.acm.RenewCertificate(ctx, &acm.RenewCertificateInput{CertificateArn: &certARN}); err != nil {
 		t.Fatal(err)
 	}
@@ -203,6 +206,7 @@ func TestDeployNginx(t *testing.T) {
 		t.Fatal("the certificate did not renew")
 	}
 	got = waitTarget(t, a.env, "web", second, deploy.TargetSucceeded, deploy.TargetFailed)
+	t.Logf("renewal to verified redeployment: %s", time.Since(renewed).Round(time.Millisecond))
 	time.Sleep(500 * time.Millisecond)
 	ok, failed, sample := stop()
 	if got.Status != deploy.TargetSucceeded {
@@ -244,6 +248,20 @@ func TestDeployNginx(t *testing.T) {
 		t.Fatalf("sigil deploy redeploy: %v\n%s", err, out)
 	}
 	waitTarget(t, a.env, "web", second, deploy.TargetSucceeded)
+
+	// Metrics count agents and targets by status.
+	resp, err := http.Get(a.env.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scrape bytes.Buffer
+	scrape.ReadFrom(resp.Body)
+	resp.Body.Close()
+	for _, line := range []string{`sigil_deploy_agents{status="ACTIVE"} 1`, `sigil_deploy_targets{status="SUCCEEDED"} 1`} {
+		if !strings.Contains(scrape.String(), line) {
+			t.Fatalf("metrics lack %s", line)
+		}
+	}
 
 	// Each result is an event.
 	succeeded := 0

@@ -31,6 +31,9 @@ type Snapshot struct {
 	OutboxBacklog int
 	// Deliveries counts event deliveries by status.
 	Deliveries map[string]int
+	// Agents counts deployment agents by status (ACTIVE, STALE,
+	// DEREGISTERED); DeployTargets deployment targets by status.
+	Agents, DeployTargets map[string]int
 }
 
 // Certificate is one certificate whose expiry is watched.
@@ -175,6 +178,10 @@ var (
 		"Events in the outbox not yet fanned out to rules.", nil, nil)
 	descDeliveries = prometheus.NewDesc("sigil_event_deliveries",
 		"Event deliveries by status (PENDING, DELIVERED, FAILED).", []string{"status"}, nil)
+	descAgents = prometheus.NewDesc("sigil_deploy_agents",
+		"Deployment agents by status (ACTIVE, STALE: silent past the stale period, DEREGISTERED).", []string{"status"}, nil)
+	descTargets = prometheus.NewDesc("sigil_deploy_targets",
+		"Deployment targets by the status of their latest assignment (PENDING, IN_PROGRESS, SUCCEEDED, FAILED).", []string{"status"}, nil)
 	descScrapeErr = prometheus.NewDesc("sigil_store_scrape_error",
 		"1 when the last read of the store for these metrics failed.", nil, nil)
 	descLeader = prometheus.NewDesc("sigil_scheduler_leader",
@@ -184,7 +191,7 @@ var (
 )
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descExpiry, descCerts, descCAs, descBacklog, descDeliveries, descScrapeErr, descLeader, descLag} {
+	for _, d := range []*prometheus.Desc{descExpiry, descCerts, descCAs, descBacklog, descDeliveries, descAgents, descTargets, descScrapeErr, descLeader, descLag} {
 		ch <- d
 	}
 }
@@ -224,6 +231,12 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descBacklog, prometheus.GaugeValue, float64(snap.OutboxBacklog))
 	for s, n := range snap.Deliveries {
 		ch <- prometheus.MustNewConstMetric(descDeliveries, prometheus.GaugeValue, float64(n), s)
+	}
+	for s, n := range snap.Agents {
+		ch <- prometheus.MustNewConstMetric(descAgents, prometheus.GaugeValue, float64(n), s)
+	}
+	for s, n := range snap.DeployTargets {
+		ch <- prometheus.MustNewConstMetric(descTargets, prometheus.GaugeValue, float64(n), s)
 	}
 }
 

@@ -40,6 +40,8 @@ var (
 	qDeployAgentExists = register(`SELECT 1 FROM deploy_agents WHERE id = ?`)
 	qDeployAgentTouch  = register(`UPDATE deploy_agents SET last_seen_at = ? WHERE id = ?`)
 	qDeployAgentList   = register(`SELECT ` + deployAgentColumns + ` FROM deploy_agents WHERE account_id = ? ORDER BY id`)
+	qDeployAgentAll    = register(`SELECT ` + deployAgentColumns + ` FROM deploy_agents ORDER BY account_id, id`)
+	qDeployTargetCount = register(`SELECT status, COUNT(*) FROM deploy_targets GROUP BY status`)
 
 	qDeployProfilePut = register(`INSERT INTO deploy_profiles (` + deployProfileColumns + `) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (account_id, name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at`)
@@ -198,8 +200,32 @@ func (r deployRepo) TouchAgent(ctx context.Context, id string, at time.Time) err
 }
 
 func (r deployRepo) ListAgents(ctx context.Context, account string) ([]*store.Agent, error) {
-	rows, err := r.t.query(ctx, "list agents", qDeployAgentList, account)
+	var rows *sql.Rows
+	var err error
+	if account == "" {
+		rows, err = r.t.query(ctx, "list agents", qDeployAgentAll)
+	} else {
+		rows, err = r.t.query(ctx, "list agents", qDeployAgentList, account)
+	}
 	return scanAll(r.t, "list agents", scanDeployAgent, rows, err)
+}
+
+func (r deployRepo) CountTargets(ctx context.Context) (map[string]int, error) {
+	rows, err := r.t.query(ctx, "count deployment targets", qDeployTargetCount)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return nil, r.t.s.classify(err, "scan deployment target count")
+		}
+		out[status] = n
+	}
+	return out, r.t.s.classify(rows.Err(), "count deployment targets")
 }
 
 // ---- profiles ----

@@ -1631,6 +1631,9 @@ func testDeployAgents(t *testing.T, s store.Store) {
 		if l, err := tx.Deploy().ListAgents(ctx, other); err != nil || len(l) != 1 || l[0].ID != "ag-x" {
 			t.Errorf("other account's agents = %v, %v", l, err)
 		}
+		if l, err := tx.Deploy().ListAgents(ctx, ""); err != nil || len(l) != 4 {
+			t.Errorf("every account's agents = %v, %v", l, err)
+		}
 		return nil
 	})
 	// Renewing the certificate: the old serial becomes the previous one.
@@ -1954,6 +1957,14 @@ func testDeployTargets(t *testing.T, s store.Store) {
 		}
 		if l, err := tx.Deploy().TargetsOfAgent(ctx, "ag-missing"); err != nil || len(l) != 0 {
 			t.Errorf("targets of an unknown agent = %v, %v", l, err)
+		}
+		n := 0
+		counts, err := tx.Deploy().CountTargets(ctx)
+		for _, c := range counts {
+			n += c
+		}
+		if err != nil || n != 4 || counts["PENDING"] != 4 {
+			t.Errorf("count targets = %v, %v", counts, err)
 		}
 		return nil
 	})
