@@ -418,6 +418,8 @@ func StartProcess(t testing.TB, args ...string) *Process {
 func RunProcess(t testing.TB, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(Binary(t), args...)
+	// A server started this way must not take the default agent port.
+	cmd.Env = append(os.Environ(), "SIGIL_AGENT_LISTEN=127.0.0.1:0")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
