@@ -204,6 +204,15 @@ func publicLine(s *server.Server) string {
 	return s.PublicURL()
 }
 
+// agentLine says where deployment agents connect (nothing when the agent
+// listener is off).
+func agentLine(s *server.Server) string {
+	if s.AgentURL() == "" {
+		return ""
+	}
+	return fmt.Sprintf("\nDeployment agents connect to %s (TLS, CA SHA-256 %s);\n  enrol one with: sigil deploy token create --tag role=web\n", s.AgentURL(), s.AgentCAPin())
+}
+
 func printBanner(w io.Writer, s *server.Server) {
 	cfg := s.Config()
 	if cfg.Dev {
@@ -222,8 +231,8 @@ Point the AWS CLI or any AWS SDK at it:
 
 Move the server clock forward (dev only):
   curl -X POST -d '{"advance":"720h"}' %s/_sigil/dev/clock
-
-`, versionString(), s.APIURL(), publicLine(s), cfg.DataDir, cfg.Region, s.APIURL(), s.APIURL(), s.APIURL())
+%s
+`, versionString(), s.APIURL(), publicLine(s), cfg.DataDir, cfg.Region, s.APIURL(), s.APIURL(), s.APIURL(), agentLine(s))
 		return
 	}
 	creds := "(administrator created earlier; see the credentials file)"
@@ -249,7 +258,7 @@ Point the AWS CLI or any AWS SDK at it:
   export AWS_SHARED_CREDENTIALS_FILE=%s AWS_PROFILE=sigil AWS_DEFAULT_REGION=%s
   aws --endpoint-url %s acm-pca list-certificate-authorities
   (SDKs and AWS CLI 2.13+ also read AWS_ENDPOINT_URL=%s)
-
+%s
 `, versionString(), s.APIURL(), bundle, publicLine(s), cfg.DataDir, s.CredentialsFile, creds,
-		bundle, s.CredentialsFile, cfg.Region, s.APIURL(), s.APIURL())
+		bundle, s.CredentialsFile, cfg.Region, s.APIURL(), s.APIURL(), agentLine(s))
 }

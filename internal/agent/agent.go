@@ -85,6 +85,7 @@ const (
 	certFile     = "agent.crt"
 	serverCAFile = "server-ca.pem"
 	previousExt  = ".sigil-previous"
+	newExt       = ".new"
 )
 
 // New prepares an agent: it loads its identity, enrolling first when it
@@ -141,7 +142,7 @@ func (a *Agent) enrol(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var serverCA *x509.Certificate
+	var serverCA []byte // PEM of what to trust from now on
 	tcfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	switch {
 	case a.cfg.CABundle != "":
@@ -154,8 +155,7 @@ func (a *Agent) enrol(ctx context.Context) error {
 			return fmt.Errorf("%s holds no PEM certificate", a.cfg.CABundle)
 		}
 		tcfg.RootCAs = pool
-		blk, _ := pem.Decode(pemBytes)
-		serverCA, _ = x509.ParseCertificate(blk.Bytes)
+		serverCA = pemBytes
 	case a.cfg.CASHA256 != "":
 		pin := strings.ToLower(strings.ReplaceAll(a.cfg.CASHA256, ":", ""))
 		u, err := url.Parse(a.cfg.Server)
@@ -177,7 +177,7 @@ func (a *Agent) enrol(ctx context.Context) error {
 				if _, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: u.Hostname()}); err != nil {
 					return fmt.Errorf("the server's certificate does not verify against the pinned CA: %w", err)
 				}
-				serverCA = c
+				serverCA = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 				return nil
 			}
 			return errors.New("the server presented no certificate with the pinned SHA-256 (--ca-sha256)")
@@ -207,7 +207,7 @@ func (a *Agent) enrol(ctx context.Context) error {
 	}{
 		{keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8}), 0o600},
 		{certFile, []byte(out.Certificate), 0o644},
-		{serverCAFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: serverCA.Raw}), 0o644},
+		{serverCAFile, serverCA, 0o644},
 		{stateFile, st, 0o600}, // last: its presence means "enrolled"
 	} {
 		if err := writeAtomic(a.path(f.name), f.data, f.mode, -1, -1); err != nil {
@@ -256,15 +256,25 @@ func (a *Agent) load() error {
 	return nil
 }
 
+// loadCert loads the identity. A renewal writes the new pair as *.new and
+// then renames key and certificate one after the other; after a crash in
+// between, the pair that matches is found among the files left.
 func (a *Agent) loadCert() error {
-	c, err := tls.LoadX509KeyPair(a.path(certFile), a.path(keyFile))
-	if err != nil {
-		return fmt.Errorf("agent identity: %w", err)
+	var firstErr error
+	for _, p := range [][2]string{{certFile, keyFile}, {certFile, keyFile + newExt}, {certFile + newExt, keyFile + newExt}, {certFile + newExt, keyFile}} {
+		c, err := tls.LoadX509KeyPair(a.path(p[0]), a.path(p[1]))
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		a.mu.Lock()
+		a.cert = &c
+		a.mu.Unlock()
+		return nil
 	}
-	a.mu.Lock()
-	a.cert = &c
-	a.mu.Unlock()
-	return nil
+	return fmt.Errorf("agent identity: %w", firstErr)
 }
 
 // apiError is an error answer of the server.
@@ -384,14 +394,18 @@ func (a *Agent) renew(ctx context.Context, force bool) error {
 	if err != nil {
 		return err
 	}
-	// Key first, then certificate: a crash in between leaves a pair that
-	// does not match, which loadCert reports; the previous pair is kept.
-	os.Rename(a.path(keyFile), a.path(keyFile+previousExt))
-	os.Rename(a.path(certFile), a.path(certFile+previousExt))
-	if err := writeAtomic(a.path(keyFile), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8}), 0o600, -1, -1); err != nil {
+	// The new pair is written beside the current one, then moved into
+	// place; loadCert finds a matching pair whatever a crash leaves.
+	if err := writeAtomic(a.path(keyFile+newExt), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8}), 0o600, -1, -1); err != nil {
 		return err
 	}
-	if err := writeAtomic(a.path(certFile), []byte(out.Certificate), 0o644, -1, -1); err != nil {
+	if err := writeAtomic(a.path(certFile+newExt), []byte(out.Certificate), 0o644, -1, -1); err != nil {
+		return err
+	}
+	if err := os.Rename(a.path(keyFile+newExt), a.path(keyFile)); err != nil {
+		return err
+	}
+	if err := os.Rename(a.path(certFile+newExt), a.path(certFile)); err != nil {
 		return err
 	}
 	if err := a.loadCert(); err != nil {

@@ -90,7 +90,8 @@ func (a *Agent) install(ctx context.Context, m *agentapi.MaterialResponse) resul
 	}
 	var done []written
 	fail := func(msg string) result {
-		if rerr := a.rollback(ctx, done, p.ReloadCommand); rerr != nil {
+		// A stop signal during the install still lets the rollback reload.
+		if rerr := a.rollback(context.WithoutCancel(ctx), done, p.ReloadCommand); rerr != nil {
 			msg += "; rollback: " + rerr.Error()
 		} else if len(done) > 0 {
 			msg += "; the previous files were restored and the server reloaded"

@@ -51,6 +51,9 @@ type Agent struct {
 	CertNotAfter time.Time
 	EnrolledAt   time.Time
 	LastSeenAt   time.Time
+	// AuthSerial is the serial of the client certificate the agent
+	// authenticated with (set by AuthenticateAgent).
+	AuthSerial string
 }
 
 // Enrolled is what an agent receives when it enrols.
@@ -268,7 +271,13 @@ func (s *Deployments) RenewAgentCertificate(ctx context.Context, a *Agent, csrDE
 		if err != nil {
 			return err
 		}
-		row.PrevSerial, row.CertSerial, row.CertNotAfter = row.CertSerial, pki.SerialHex(leaf.SerialNumber), notAfter
+		// The certificate the agent used stays valid: if the answer is
+		// lost, the agent retries with it and keeps working.
+		prev := row.CertSerial
+		if a.AuthSerial != "" && (a.AuthSerial == row.CertSerial || a.AuthSerial == row.PrevSerial) {
+			prev = a.AuthSerial
+		}
+		row.PrevSerial, row.CertSerial, row.CertNotAfter = prev, pki.SerialHex(leaf.SerialNumber), notAfter
 		return tx.Deploy().UpdateAgent(ctx, row)
 	})
 	if err != nil {
@@ -317,7 +326,9 @@ func (s *Deployments) AuthenticateAgent(ctx context.Context, leaf *x509.Certific
 	if row.Status != AgentActive || (serial != row.CertSerial && serial != row.PrevSerial) {
 		return nil, refuse
 	}
-	return s.agentView(row), nil
+	v := s.agentView(row)
+	v.AuthSerial = serial
+	return v, nil
 }
 
 func (s *Deployments) agentView(a *store.Agent) *Agent {

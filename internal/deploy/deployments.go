@@ -448,7 +448,11 @@ func (s *Deployments) ReconcileAll(ctx context.Context, fence scheduler.Fence) (
 	for _, d := range ds {
 		if err := s.reconcile(ctx, fence, d.ID, false); err != nil {
 			if errors.Is(err, store.ErrStale) && fence != nil {
-				return n, err // the lease is lost
+				// A concurrent change, or the lease lost: only the second
+				// ends the pass.
+				if ferr := s.store.Update(ctx, func(tx store.Tx) error { return fence(tx) }); ferr != nil {
+					return n, ferr
+				}
 			}
 			s.log.Warn("deployment not reconciled", "deployment", d.ARN, "err", err)
 			continue
@@ -545,7 +549,9 @@ func (s *Deployments) reconcile(ctx context.Context, fence scheduler.Fence, id s
 		if err != nil {
 			return err
 		}
-		if version != "" && version != cur.Version {
+		// Compare and swap: a reconcile that read the source before another
+		// one recorded a newer version must not write the older one back.
+		if version != "" && version != cur.Version && cur.Version == d.Version {
 			cur.Version, cur.Serial, cur.UpdatedAt = version, serial, now
 			if err := tx.Deploy().UpdateDeployment(ctx, cur); err != nil {
 				return err
@@ -622,7 +628,7 @@ func (s *Deployments) Pending(ctx context.Context, a *Agent, touch bool) ([]*Ass
 				continue
 			}
 			d, err := tx.Deploy().GetDeploymentByID(ctx, t.DeploymentID)
-			if err != nil {
+			if err != nil || !matches(a.Tags, decodeTags(d.Selector)) {
 				continue
 			}
 			as := &Assignment{DeploymentID: d.ID, Deployment: d.Name, Account: d.Account, Generation: t.Generation, Serial: t.Serial}
@@ -663,18 +669,30 @@ type Material struct {
 // the deployment is not assigned to (its identity is checked, not what it
 // asks for).
 func assigned(ctx context.Context, tx store.Tx, a *Agent, deploymentID string, generation int64) (*store.DeployTarget, *store.Deployment, error) {
+	notAssigned := errs.Coded(errs.Denied, CodeNotAssigned, "The deployment %s is not assigned to agent %s.", deploymentID, a.ID)
 	t, err := tx.Deploy().GetTarget(ctx, deploymentID, a.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, errs.Coded(errs.Denied, CodeNotAssigned, "The deployment %s is not assigned to agent %s.", deploymentID, a.ID)
+		return nil, nil, notAssigned
 	}
 	if err != nil {
 		return nil, nil, err
 	}
+	d, err := tx.Deploy().GetDeploymentByID(ctx, deploymentID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, notAssigned
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	// The agent must still be one the deployment selects: an agent
+	// retagged out of it keeps its inventory row, not its access.
+	if a.Account != d.Account || !matches(a.Tags, decodeTags(d.Selector)) {
+		return nil, nil, notAssigned
+	}
 	if t.Generation != generation {
 		return nil, nil, errs.Coded(errs.Conflict, CodeGeneration, "Assignment %d of deployment %s was superseded by %d.", generation, deploymentID, t.Generation)
 	}
-	d, err := tx.Deploy().GetDeploymentByID(ctx, deploymentID)
-	return t, d, err
+	return t, d, nil
 }
 
 // Fetch hands an agent the files of its assignment and marks it
@@ -688,19 +706,16 @@ func (s *Deployments) Fetch(ctx context.Context, a *Agent, deploymentID string, 
 	}
 	var prof Profile
 	json.Unmarshal(d.Spec, &prof)
-	b, err := s.readSource(ctx, d)
+	files, b, err := s.material(ctx, d, a, prof)
 	if err != nil {
-		return nil, err
-	}
-	var pass []byte
-	if prof.KeyFormat != KeyPEM {
-		if pass, err = s.passphrase(ctx, d, a); err != nil {
-			return nil, err
+		// The assignment cannot be served (the source is unreadable, the
+		// bundle broken, the agent lacks the passphrase's tags): it fails
+		// here, visibly, instead of being offered again at every poll.
+		msg := "the material could not be prepared: " + errs.Message(err, "internal error (see the server log)")
+		s.log.Warn("deployment material not prepared", "deployment", d.ARN, "agent", a.ID, "err", err)
+		if ferr := s.Report(ctx, a, Report{DeploymentID: deploymentID, Generation: generation, Message: msg}); ferr != nil {
+			s.log.Warn("recording a failed fetch", "deployment", d.ARN, "agent", a.ID, "err", ferr)
 		}
-	}
-	files, err := render(prof, b, pass)
-	clear(pass)
-	if err != nil {
 		return nil, err
 	}
 	now := s.clock.Now()
@@ -720,6 +735,23 @@ func (s *Deployments) Fetch(ctx context.Context, a *Agent, deploymentID string, 
 	m := &Material{Assignment: Assignment{DeploymentID: d.ID, Deployment: d.Name, Account: d.Account, Generation: generation,
 		Serial: b.serial, Profile: prof}, Files: files}
 	return m, nil
+}
+
+// material reads the source and renders the profile's files.
+func (s *Deployments) material(ctx context.Context, d *store.Deployment, a *Agent, prof Profile) ([]File, *bundle, error) {
+	b, err := s.readSource(ctx, d)
+	if err != nil {
+		return nil, nil, err
+	}
+	var pass []byte
+	if prof.KeyFormat != KeyPEM {
+		if pass, err = s.passphrase(ctx, d, a); err != nil {
+			return nil, nil, err
+		}
+	}
+	files, err := render(prof, b, pass)
+	clear(pass)
+	return files, b, err
 }
 
 // readSource reads the certificate, chain and key of a deployment's

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/acmpca"
 	pcatypes "github.com/aws/aws-sdk-go-v2/service/acmpca/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
 
 	"github.com/sigilhq/sigil/internal/agent"
@@ -551,6 +552,52 @@ func TestDeployIdentityAndSecrets(t *testing.T) {
 	forged := waitTarget(t, a.env, "files", serial2, deploy.TargetFailed)
 	if !strings.Contains(forged.Message, "not the assigned") {
 		t.Fatalf("forged success: %+v", forged)
+	}
+
+	// The passphrase goes only to agents carrying every tag of its secret;
+	// a fetch that cannot be served is recorded as FAILED, not retried at
+	// every poll.
+	mustDeploy(t, a.env, "Redeploy", map[string]string{"Name": "files"}, nil)
+	genA = generationOf(t, a.env, "files", agentA.ID())
+	if _, err := sm.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: &d.PassphraseSecretArn,
+		Tags: []smtypes.Tag{{Key: aws.String("team"), Value: aws.String("b")}}}); err != nil {
+		t.Fatal(err)
+	}
+	materialURL := tokA.AgentEndpoint + agentapi.PathAssignments + "/" + deploymentID(t, a.env, "files") + "/material?generation=" + itoa(int(genA))
+	if code, body := get(t, clientA, materialURL); code != http.StatusForbidden || !strings.Contains(body, "team=b") {
+		t.Fatalf("material without the passphrase's tags: %d %s", code, body)
+	}
+	refused := waitTarget(t, a.env, "files", "", deploy.TargetFailed)
+	if !strings.Contains(refused.Message, "team=b") {
+		t.Fatalf("a refused fetch: %+v", refused)
+	}
+
+	// Renewing its certificate keeps the agent working; the certificate it
+	// renewed with stays valid, so a lost answer locks nothing out.
+	var before, after apideploy.Agent
+	mustDeploy(t, a.env, "DescribeAgent", map[string]string{"AgentId": agentA.ID()}, &before)
+	if err := agentA.Renew(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustDeploy(t, a.env, "DescribeAgent", map[string]string{"AgentId": agentA.ID()}, &after)
+	if after.CertSerial == before.CertSerial {
+		t.Fatal("the agent certificate did not change")
+	}
+	if code, body := get(t, clientA, tokA.AgentEndpoint+agentapi.PathAssignments+"?wait=0"); code != http.StatusOK {
+		t.Fatalf("the previous certificate after a renewal: %d %s", code, body)
+	}
+	if code, body := get(t, agentHTTPClient(t, stateA), tokA.AgentEndpoint+agentapi.PathAssignments+"?wait=0"); code != http.StatusOK {
+		t.Fatalf("the renewed certificate: %d %s", code, body)
+	}
+
+	// Retagged out of a deployment, an agent keeps its inventory row but
+	// loses access to the deployment's material.
+	mustDeploy(t, a.env, "Redeploy", map[string]string{"Name": "files-p12"}, nil)
+	genP12 := generationOf(t, a.env, "files-p12", agentA.ID())
+	mustDeploy(t, a.env, "TagAgent", apideploy.TagAgentInput{AgentId: agentA.ID(), RemoveKeys: []string{"role"}}, nil)
+	p12URL := tokA.AgentEndpoint + agentapi.PathAssignments + "/" + deploymentID(t, a.env, "files-p12") + "/material?generation=" + itoa(int(genP12))
+	if code, body := get(t, clientA, p12URL); code != http.StatusForbidden || !strings.Contains(body, "NotAssigned") {
+		t.Fatalf("a retagged agent fetched material: %d %s", code, body)
 	}
 
 	// A deregistered agent is refused at once.
