@@ -150,6 +150,7 @@ func newDeploy(stdout io.Writer) *cobra.Command {
 	fl.StringVar(&in.CertificateArn, "certificate-arn", "", "an ACM certificate (private, export enabled)")
 	fl.StringVar(&in.SecretId, "secret-id", "", "a secret holding CERTIFICATE_PEM, PRIVATE_KEY_PEM, CERTIFICATE_CHAIN_PEM")
 	fl.StringArrayVar(&targets, "target", nil, "select agents by tag KEY=VALUE (repeat: all must match)")
+	fl.StringVar(&in.TargetAccount, "target-account", "", "select agents of this account (it must trust yours: sigil deploy trust set)")
 	fl.StringVar(&in.Profile, "profile", "", "install profile: nginx, apache or a custom one")
 	fl.StringVar(&overridesFile, "overrides", "", "JSON file of profile fields to override")
 	fl.StringVar(&o.Directory, "directory", "", "override: where the files go")
@@ -167,7 +168,16 @@ func newDeploy(stdout io.Writer) *cobra.Command {
 	inventory.Flags().StringVar(&inv.AgentId, "agent-id", "", "only this agent")
 	inventory.Flags().StringVar(&inv.Deployment, "deployment", "", "only this deployment")
 
-	cmd.AddCommand(token, agents, profile, create, inventory,
+	trust := &cobra.Command{Use: "trust", Short: "Accounts whose deployments may select this account's agents"}
+	trust.AddCommand(
+		&cobra.Command{Use: "set [ACCOUNT_ID...]", Short: "Trust exactly these accounts (none: only this account)",
+			RunE: func(_ *cobra.Command, a []string) error {
+				return op("PutDeploymentTrust", apideploy.Trust{TrustedAccounts: append([]string{}, a...)})
+			}},
+		&cobra.Command{Use: "get", Short: "Show the trusted accounts", Args: cobra.NoArgs,
+			RunE: func(*cobra.Command, []string) error { return op("GetDeploymentTrust", struct{}{}) }})
+
+	cmd.AddCommand(token, agents, profile, create, inventory, trust,
 		&cobra.Command{Use: "list", Short: "List deployments", Args: cobra.NoArgs,
 			RunE: func(*cobra.Command, []string) error { return op("ListDeployments", struct{}{}) }},
 		&cobra.Command{Use: "describe NAME", Short: "A deployment and its targets", Args: cobra.ExactArgs(1),

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -34,8 +35,11 @@ type CreateInput struct {
 	SecretID       string
 	// TargetTags select the agents: every tag must match.
 	TargetTags map[string]string
-	Profile    string  // a built-in or custom profile
-	Overrides  Profile // fields that replace the profile's
+	// TargetAccount selects agents of another account, one that trusts
+	// the caller's account for deployments ("": the caller's own).
+	TargetAccount string
+	Profile       string  // a built-in or custom profile
+	Overrides     Profile // fields that replace the profile's
 }
 
 // Deployment is a deployment as shown.
@@ -44,6 +48,7 @@ type Deployment struct {
 	ARN                  string
 	SourceARN            string
 	TargetTags           map[string]string
+	TargetAccount        string
 	ProfileName          string
 	Profile              Profile // resolved
 	PassphraseSecretARN  string
@@ -101,6 +106,27 @@ func (s *Deployments) CreateDeployment(ctx context.Context, p iam.Principal, in 
 	if in.Profile == "" {
 		return nil, invalid("Profile is required (built in: apache, nginx; or a custom profile).")
 	}
+	if in.TargetAccount == p.Account {
+		in.TargetAccount = ""
+	}
+	if in.TargetAccount != "" {
+		if !accountRE.MatchString(in.TargetAccount) {
+			return nil, invalid("TargetAccount %q is not a 12-digit account ID.", in.TargetAccount)
+		}
+		var trusted bool
+		err := s.store.View(ctx, func(tx store.Tx) (err error) {
+			trusted, err = s.trusts(ctx, tx, in.TargetAccount, p.Account)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if !trusted {
+			return nil, errs.Coded(errs.Denied, "AccessDeniedException",
+				"Account %s does not allow deployments from account %s (its administrator runs: sigil deploy trust set %s).",
+				in.TargetAccount, p.Account, p.Account)
+		}
+	}
 	var prof Profile
 	err := s.store.View(ctx, func(tx store.Tx) (err error) { prof, err = s.profile(ctx, tx, p.Account, in.Profile); return err })
 	if err != nil {
@@ -140,7 +166,8 @@ func (s *Deployments) CreateDeployment(ctx context.Context, p iam.Principal, in 
 
 	now := s.clock.Now()
 	d := &store.Deployment{ID: uuid.NewString(), Account: p.Account, Name: in.Name, ARN: arn, SourceARN: source,
-		Selector: encodeTags(in.TargetTags), Profile: in.Profile, Status: "ACTIVE", CreatedBy: p.ARN, CreatedAt: now, UpdatedAt: now}
+		Selector: encodeTags(in.TargetTags), Profile: in.Profile, Status: "ACTIVE", CreatedBy: p.ARN, CreatedAt: now, UpdatedAt: now,
+		TargetAccount: in.TargetAccount}
 	d.Spec, _ = json.Marshal(prof)
 	err = s.store.View(ctx, func(tx store.Tx) error {
 		_, err := tx.Deploy().GetDeployment(ctx, p.Account, in.Name)
@@ -237,7 +264,7 @@ type bundle struct {
 }
 
 func (s *Deployments) view(d *store.Deployment) *Deployment {
-	out := &Deployment{Name: d.Name, ARN: d.ARN, SourceARN: d.SourceARN, TargetTags: decodeTags(d.Selector),
+	out := &Deployment{Name: d.Name, ARN: d.ARN, SourceARN: d.SourceARN, TargetTags: decodeTags(d.Selector), TargetAccount: d.TargetAccount,
 		ProfileName: d.Profile, PassphraseSecretARN: d.Passphrase, Version: d.Version, Serial: d.Serial,
 		CreatedBy: d.CreatedBy, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
 	json.Unmarshal(d.Spec, &out.Profile)
@@ -560,7 +587,14 @@ func (s *Deployments) reconcile(ctx context.Context, fence scheduler.Fence, id s
 		if cur.Version == "" {
 			return nil // the source has nothing to deploy yet
 		}
-		agents, err := tx.Deploy().ListAgents(ctx, cur.Account)
+		if cur.TargetAccount != "" {
+			// Another account's agents: only while it trusts this one.
+			trusted, err := s.trusts(ctx, tx, cur.TargetAccount, cur.Account)
+			if err != nil || !trusted {
+				return err
+			}
+		}
+		agents, err := tx.Deploy().ListAgents(ctx, targetAccount(cur))
 		if err != nil {
 			return err
 		}
@@ -685,9 +719,15 @@ func assigned(ctx context.Context, tx store.Tx, a *Agent, deploymentID string, g
 		return nil, nil, err
 	}
 	// The agent must still be one the deployment selects: an agent
-	// retagged out of it keeps its inventory row, not its access.
-	if a.Account != d.Account || !matches(a.Tags, decodeTags(d.Selector)) {
+	// retagged out of it keeps its inventory row, not its access; another
+	// account's agent only while that account trusts the deployment's.
+	if a.Account != targetAccount(d) || !matches(a.Tags, decodeTags(d.Selector)) {
 		return nil, nil, notAssigned
+	}
+	if d.TargetAccount != "" {
+		if ok, err := trusts(ctx, tx, d.TargetAccount, d.Account); err != nil || !ok {
+			return nil, nil, errors.Join(err, notAssigned)
+		}
 	}
 	if t.Generation != generation {
 		return nil, nil, errs.Coded(errs.Conflict, CodeGeneration, "Assignment %d of deployment %s was superseded by %d.", generation, deploymentID, t.Generation)
@@ -867,4 +907,79 @@ func (s *Deployments) Report(ctx context.Context, a *Agent, r Report) error {
 // errStateInUse is a refusal because something still uses a resource.
 func errStateInUse(format string, args ...any) error {
 	return errs.Coded(errs.State, CodeInUse, format, args...)
+}
+
+// targetAccount is the account whose agents a deployment selects.
+func targetAccount(d *store.Deployment) string {
+	if d.TargetAccount != "" {
+		return d.TargetAccount
+	}
+	return d.Account
+}
+
+const settingTrusted = "deploy.trusted-accounts"
+
+var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+
+// trusts reports whether account allows deployments from other.
+func trusts(ctx context.Context, tx store.Tx, account, other string) (bool, error) {
+	v, err := tx.AccountSettings().Get(ctx, account, settingTrusted)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(strings.Split(v, ","), other), nil
+}
+
+func (s *Deployments) trusts(ctx context.Context, tx store.Tx, account, other string) (bool, error) {
+	return trusts(ctx, tx, account, other)
+}
+
+// PutTrust sets the accounts whose deployments may select the caller's
+// account's agents (none: only its own). Removing an account stops its
+// deployments from assigning or serving material to these agents at once.
+func (s *Deployments) PutTrust(ctx context.Context, p iam.Principal, accounts []string) error {
+	if err := s.authorize(ctx, p, "PutDeploymentTrust", s.arn(p.Account, "trust")); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	var list []string
+	for _, a := range accounts {
+		if !accountRE.MatchString(a) {
+			return invalid("%q is not a 12-digit account ID.", a)
+		}
+		if !seen[a] && a != p.Account {
+			seen[a] = true
+			list = append(list, a)
+		}
+	}
+	if len(list) > 100 {
+		return invalid("At most 100 accounts may be trusted.")
+	}
+	slices.Sort(list)
+	return s.store.Update(ctx, func(tx store.Tx) error {
+		return tx.AccountSettings().Put(ctx, p.Account, settingTrusted, strings.Join(list, ","))
+	})
+}
+
+// GetTrust returns the accounts the caller's account trusts for
+// deployments.
+func (s *Deployments) GetTrust(ctx context.Context, p iam.Principal) ([]string, error) {
+	if err := s.authorize(ctx, p, "GetDeploymentTrust", s.arn(p.Account, "trust")); err != nil {
+		return nil, err
+	}
+	out := []string{}
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		v, err := tx.AccountSettings().Get(ctx, p.Account, settingTrusted)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if v != "" {
+			out = strings.Split(v, ",")
+		}
+		return err
+	})
+	return out, err
 }

@@ -1130,13 +1130,16 @@ type Deployment struct {
 	Profile    string // profile name
 	Spec       []byte // JSON: the resolved profile with overrides, owned by the domain
 	Passphrase string // ARN of the secret holding the key passphrase, if any
-	Version    string // the source version last assigned
-	Serial     string // its certificate serial (hex)
-	Status     string // ACTIVE, or DELETING
-	CreatedBy  string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	RowVersion int64
+	// TargetAccount is the account whose agents are selected ("": the
+	// deployment's own). Set at creation only.
+	TargetAccount string
+	Version       string // the source version last assigned
+	Serial        string // its certificate serial (hex)
+	Status        string // ACTIVE, or DELETING
+	CreatedBy     string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	RowVersion    int64
 }
 
 // DeployTarget is one agent of a deployment: what it should hold and what

@@ -28,6 +28,7 @@ import (
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
 
 	"github.com/sigilhq/sigil/internal/agent"
+	"github.com/sigilhq/sigil/internal/api/admin"
 	"github.com/sigilhq/sigil/internal/api/agentapi"
 	apideploy "github.com/sigilhq/sigil/internal/api/deploy"
 	"github.com/sigilhq/sigil/internal/deploy"
@@ -739,4 +740,68 @@ func get(t *testing.T, c *http.Client, u string) (int, string) {
 	var b bytes.Buffer
 	b.ReadFrom(resp.Body)
 	return resp.StatusCode, b.String()
+}
+
+// TestDeployCrossAccount deploys from one account to another account's
+// agents, which that account must allow, and stops when it no longer does.
+func TestDeployCrossAccount(t *testing.T) {
+	a := newACMEnv(t)
+	var acct admin.CreateAccountOutput
+	if err := sigiltest.CallNative(ctx, a.env.URL, "test", "test", "us-east-1", "SigilAdmin.CreateAccount", admin.CreateAccountInput{Name: "edge"}, &acct); err != nil {
+		t.Fatal(err)
+	}
+	asB := func(op string, in, out any) error {
+		return sigiltest.CallNative(ctx, a.env.URL, acct.AccessKeyID, acct.SecretAccessKey, "us-east-1", "SigilDeploy."+op, in, out)
+	}
+	var tok apideploy.Token
+	if err := asB("CreateEnrollmentToken", apideploy.CreateTokenInput{Tags: map[string]string{"role": "edge"}}, &tok); err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	edge, err := agent.New(ctx, agent.Config{Server: tok.AgentEndpoint, CASHA256: tok.AgentCaSha256, Token: tok.Token,
+		StateDir: state, Hostname: "edge-1", Wait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	value, serial := bundleSecret(t, a, "edge.test")
+	if _, err := a.env.SecretsManager().CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("tls/edge"), SecretString: &value}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	in := apideploy.CreateInput{Name: "edge", SecretId: "tls/edge", TargetTags: map[string]string{"role": "edge"}, TargetAccount: acct.AccountID,
+		Profile: "nginx", Overrides: &deploy.Profile{Directory: dir, CertificateFile: "cert.pem", KeyFile: "privkey.pem",
+			ReloadCommand: []string{"true"}, VerifyAddress: fileTLSServer(t, dir), VerifyTimeout: 5}}
+	err = deployCall(t, a.env, "CreateDeployment", in, nil)
+	if err == nil || !strings.Contains(err.Error(), "does not allow deployments") {
+		t.Fatalf("a deployment to an account that does not allow it: %v", err)
+	}
+	if err := asB("PutDeploymentTrust", apideploy.Trust{TrustedAccounts: []string{"000000000000"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	mustDeploy(t, a.env, "CreateDeployment", in, nil)
+	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	done := make(chan error, 1)
+	go func() { done <- edge.Run(actx) }()
+	got := waitTarget(t, a.env, "edge", serial, deploy.TargetSucceeded, deploy.TargetFailed)
+	cancel()
+	<-done
+	if got.Status != deploy.TargetSucceeded || got.AgentId != edge.ID() {
+		t.Fatalf("cross-account deployment: %+v", got)
+	}
+	// Account B sees what its agent holds.
+	var inv apideploy.InventoryOutput
+	if err := asB("ListInstallations", apideploy.InventoryInput{AgentId: edge.ID()}, &inv); err != nil || len(inv.Installations) != 1 ||
+		inv.Installations[0].Deployment != "edge" || !sameSerial(inv.Installations[0].Serial, serial) {
+		t.Fatalf("B's inventory: %+v %v", inv, err)
+	}
+	// Withdrawn trust stops the material at once.
+	if err := asB("PutDeploymentTrust", apideploy.Trust{TrustedAccounts: []string{}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	u := tok.AgentEndpoint + agentapi.PathAssignments + "/" + deploymentID(t, a.env, "edge") + "/material?generation=" +
+		itoa(int(generationOf(t, a.env, "edge", edge.ID())))
+	if code, body := get(t, agentHTTPClient(t, state), u); code != http.StatusForbidden {
+		t.Fatalf("material after the trust was withdrawn: %d %s", code, body)
+	}
 }

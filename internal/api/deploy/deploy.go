@@ -63,6 +63,8 @@ func Service(d *deploy.Deployments, info func() AgentInfo) *awsjson.Service {
 			"DeleteDeployment":      awsjson.Op(h.delete),
 			"Redeploy":              awsjson.Op(h.redeploy),
 			"ListInstallations":     awsjson.Op(h.inventory),
+			"PutDeploymentTrust":    awsjson.Op(h.putTrust),
+			"GetDeploymentTrust":    awsjson.Op(h.getTrust),
 		},
 	}
 }
@@ -254,6 +256,7 @@ type CreateInput struct {
 	CertificateArn string            `json:"CertificateArn,omitempty"`
 	SecretId       string            `json:"SecretId,omitempty"`
 	TargetTags     map[string]string `json:"TargetTags"`
+	TargetAccount  string            `json:"TargetAccount,omitempty"`
 	Profile        string            `json:"Profile"`
 	Overrides      *deploy.Profile   `json:"Overrides,omitempty"`
 }
@@ -264,6 +267,7 @@ type Deployment struct {
 	DeploymentArn       string            `json:"DeploymentArn"`
 	SourceArn           string            `json:"SourceArn"`
 	TargetTags          map[string]string `json:"TargetTags"`
+	TargetAccount       string            `json:"TargetAccount,omitempty"`
 	ProfileName         string            `json:"ProfileName"`
 	Profile             deploy.Profile    `json:"Profile"`
 	PassphraseSecretArn string            `json:"PassphraseSecretArn,omitempty"`
@@ -275,7 +279,7 @@ type Deployment struct {
 }
 
 func deploymentOut(d *deploy.Deployment) *Deployment {
-	return &Deployment{Name: d.Name, DeploymentArn: d.ARN, SourceArn: d.SourceARN, TargetTags: d.TargetTags, ProfileName: d.ProfileName,
+	return &Deployment{Name: d.Name, DeploymentArn: d.ARN, SourceArn: d.SourceARN, TargetTags: d.TargetTags, TargetAccount: d.TargetAccount, ProfileName: d.ProfileName,
 		Profile: d.Profile, PassphraseSecretArn: d.PassphraseSecretARN, Serial: d.Serial, CreatedBy: d.CreatedBy,
 		CreatedAt: awsjson.TimePtr(d.CreatedAt), UpdatedAt: awsjson.TimePtr(d.UpdatedAt), Targets: installationsOut(d.Targets)}
 }
@@ -289,7 +293,7 @@ func (h handlers) create(ctx context.Context, c *awsjson.Call, in *CreateInput) 
 		o = *in.Overrides
 	}
 	d, err := h.d.CreateDeployment(ctx, c.Principal, deploy.CreateInput{Name: in.Name, CertificateARN: in.CertificateArn,
-		SecretID: in.SecretId, TargetTags: in.TargetTags, Profile: in.Profile, Overrides: o})
+		SecretID: in.SecretId, TargetTags: in.TargetTags, TargetAccount: in.TargetAccount, Profile: in.Profile, Overrides: o})
 	if err != nil {
 		return nil, err
 	}
@@ -393,4 +397,22 @@ func (h handlers) inventory(ctx context.Context, c *awsjson.Call, in *InventoryI
 		return nil, err
 	}
 	return &InventoryOutput{Installations: installationsOut(inst)}, nil
+}
+
+// Trust lists the accounts whose deployments may select this account's
+// agents.
+type Trust struct {
+	TrustedAccounts []string `json:"TrustedAccounts"`
+}
+
+func (h handlers) putTrust(ctx context.Context, c *awsjson.Call, in *Trust) (*struct{}, error) {
+	return nil, h.d.PutTrust(ctx, c.Principal, in.TrustedAccounts)
+}
+
+func (h handlers) getTrust(ctx context.Context, c *awsjson.Call, _ *struct{}) (*Trust, error) {
+	list, err := h.d.GetTrust(ctx, c.Principal)
+	if err != nil {
+		return nil, err
+	}
+	return &Trust{TrustedAccounts: list}, nil
 }

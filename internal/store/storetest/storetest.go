@@ -1681,7 +1681,8 @@ func newDeployment(id, account, name, source string) *store.Deployment {
 		ARN: "arn:aws:sigil-deploy:us-east-1:" + account + ":deployment/" + name, SourceARN: source,
 		Selector: []byte(`{"role":"web"}`), Profile: "nginx", Spec: []byte(`{"cert":"/etc/ssl/c.pem"}`),
 		Passphrase: "arn:aws:secretsmanager:us-east-1:" + account + ":secret:pw", Version: "v1", Serial: "01",
-		Status: "ACTIVE", CreatedBy: "arn:aws:iam::" + account + ":user/admin", CreatedAt: base, UpdatedAt: base}
+		Status: "ACTIVE", CreatedBy: "arn:aws:iam::" + account + ":user/admin", CreatedAt: base, UpdatedAt: base,
+		TargetAccount: "333333333333"}
 }
 
 func testDeployProfiles(t *testing.T, s store.Store) {
@@ -1809,7 +1810,7 @@ func testDeployments(t *testing.T, s store.Store) {
 			got.SourceARN != src || string(got.Selector) != string(want.Selector) || got.Profile != "nginx" ||
 			string(got.Spec) != string(want.Spec) || got.Passphrase != want.Passphrase || got.Version != "v1" ||
 			got.Serial != "01" || got.Status != "ACTIVE" || got.CreatedBy != want.CreatedBy || !got.CreatedAt.Equal(base) ||
-			!got.UpdatedAt.Equal(base) || got.RowVersion != 1 {
+			!got.UpdatedAt.Equal(base) || got.RowVersion != 1 || got.TargetAccount != "333333333333" {
 			t.Errorf("%s = %+v, %v", what, got, err)
 		}
 	}

@@ -57,6 +57,7 @@ CREATE TABLE deployments (
     created_at  BIGINT NOT NULL,
     updated_at  BIGINT NOT NULL,
     row_version BIGINT NOT NULL,
+    target_account TEXT NOT NULL DEFAULT '',
     UNIQUE (account_id, name)
 );
 CREATE INDEX deployments_source ON deployments (source_arn);

@@ -57,6 +57,7 @@ CREATE TABLE deployments (
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL,
     row_version INTEGER NOT NULL,
+    target_account TEXT NOT NULL DEFAULT '',
     UNIQUE (account_id, name)
 );
 CREATE INDEX deployments_source ON deployments (source_arn);
