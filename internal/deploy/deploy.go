@@ -60,7 +60,7 @@ const (
 // Certificates is what deployments need from Certificate Manager.
 type Certificates interface {
 	Describe(ctx context.Context, p iam.Principal, arn string) (*certmgr.Certificate, error)
-	Export(ctx context.Context, p iam.Principal, arn string, passphrase []byte) (*certmgr.Exported, error)
+	ExportKey(ctx context.Context, p iam.Principal, arn string) (*certmgr.Exported, error)
 }
 
 // Secrets is what deployments need from Secrets Manager.

@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -671,7 +670,9 @@ func (s *Deployments) Pending(ctx context.Context, a *Agent, touch bool) ([]*Ass
 		}
 		return nil
 	}
-	if !touch {
+	// Last-seen is written at most every tenth of the stale period: a poll
+	// is then a read, not a write, almost every time.
+	if !touch || now.Sub(a.LastSeenAt) < s.opts.StaleAfter/10 {
 		return out, s.store.View(ctx, look)
 	}
 	err := s.store.Update(ctx, func(tx store.Tx) error {
@@ -799,20 +800,12 @@ func (s *Deployments) material(ctx context.Context, d *store.Deployment, a *Agen
 func (s *Deployments) readSource(ctx context.Context, d *store.Deployment) (*bundle, error) {
 	role := serviceRole(d.Account)
 	if isACM(d.SourceARN) {
-		pass := make([]byte, 24)
-		rand.Read(pass)
-		for i := range pass {
-			pass[i] = 'a' + pass[i]%26 // printable, no #$%
-		}
-		exp, err := s.certs.Export(ctx, role, d.SourceARN, pass)
+		exp, err := s.certs.ExportKey(ctx, role, d.SourceARN)
 		if err != nil {
 			return nil, err
 		}
-		key, err := decryptExported(exp.PrivateKey, pass)
-		clear(pass)
-		if err != nil {
-			return nil, err
-		}
+		key := pki.EncodePEM("PRIVATE KEY", exp.PrivateKey)
+		clear(exp.PrivateKey)
 		serial, _, err := serialOf(exp.Certificate)
 		if err != nil {
 			return nil, err

@@ -11,17 +11,6 @@ import (
 	"github.com/sigilhq/sigil/internal/pki"
 )
 
-// decryptExported opens the encrypted PKCS#8 key of an ACM export.
-func decryptExported(keyPEM, pass []byte) ([]byte, error) {
-	der, err := pki.DecryptPKCS8PEM(keyPEM, pass)
-	if err != nil {
-		return nil, errs.Wrap(err, "open the exported key")
-	}
-	out := pki.EncodePEM("PRIVATE KEY", der)
-	clear(der)
-	return out, nil
-}
-
 // render produces the files of a profile for a certificate bundle. pass is
 // the deployment's passphrase (nil for unencrypted PEM).
 func render(p Profile, b *bundle, pass []byte) ([]File, error) {
