@@ -48,6 +48,7 @@ type Deployment struct {
 	SourceARN            string
 	TargetTags           map[string]string
 	TargetAccount        string
+	SourceError          string // why the source cannot be deployed now ("" when it can)
 	ProfileName          string
 	Profile              Profile // resolved
 	PassphraseSecretARN  string
@@ -264,7 +265,7 @@ type bundle struct {
 
 func (s *Deployments) view(d *store.Deployment) *Deployment {
 	out := &Deployment{Name: d.Name, ARN: d.ARN, SourceARN: d.SourceARN, TargetTags: decodeTags(d.Selector), TargetAccount: d.TargetAccount,
-		ProfileName: d.Profile, PassphraseSecretARN: d.Passphrase, Version: d.Version, Serial: d.Serial,
+		SourceError: d.LastError, ProfileName: d.Profile, PassphraseSecretARN: d.Passphrase, Version: d.Version, Serial: d.Serial,
 		CreatedBy: d.CreatedBy, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
 	json.Unmarshal(d.Spec, &out.Profile)
 	return out
@@ -556,11 +557,31 @@ func (s *Deployments) reconcile(ctx context.Context, fence scheduler.Fence, id s
 	if err != nil {
 		return err
 	}
-	version, serial, err := s.sourceVersion(ctx, d)
-	if err != nil {
-		return err
-	}
 	now := s.clock.Now()
+	version, serial, srcErr := s.sourceVersion(ctx, d)
+	if srcErr != nil {
+		// The deployment shows why its source cannot be deployed (a
+		// rotation that wrote something else, a deleted certificate),
+		// until it can again. The log gets it once per change.
+		msg := "the source cannot be deployed: " + errs.Message(srcErr, "it could not be read (see the server log)")
+		if msg == d.LastError {
+			return nil
+		}
+		err := s.store.Update(ctx, func(tx store.Tx) error {
+			if fence != nil {
+				if err := fence(tx); err != nil {
+					return err
+				}
+			}
+			cur, err := tx.Deploy().GetDeploymentByID(ctx, id)
+			if err != nil {
+				return err
+			}
+			cur.LastError, cur.UpdatedAt = msg, now
+			return tx.Deploy().UpdateDeployment(ctx, cur)
+		})
+		return errors.Join(srcErr, err)
+	}
 	selector := decodeTags(d.Selector)
 	return s.store.Update(ctx, func(tx store.Tx) error {
 		if fence != nil {
@@ -577,8 +598,13 @@ func (s *Deployments) reconcile(ctx context.Context, fence scheduler.Fence, id s
 		}
 		// Compare and swap: a reconcile that read the source before another
 		// one recorded a newer version must not write the older one back.
+		changed := cur.LastError != ""
+		cur.LastError = ""
 		if version != "" && version != cur.Version && cur.Version == d.Version {
 			cur.Version, cur.Serial, cur.UpdatedAt = version, serial, now
+			changed = true
+		}
+		if changed {
 			if err := tx.Deploy().UpdateDeployment(ctx, cur); err != nil {
 				return err
 			}

@@ -1133,13 +1133,16 @@ type Deployment struct {
 	// TargetAccount is the account whose agents are selected ("": the
 	// deployment's own). Set at creation only.
 	TargetAccount string
-	Version       string // the source version last assigned
-	Serial        string // its certificate serial (hex)
-	Status        string // ACTIVE, or DELETING
-	CreatedBy     string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
-	RowVersion    int64
+	// LastError says why the source could not be read at the last
+	// reconcile ("" when it could).
+	LastError  string
+	Version    string // the source version last assigned
+	Serial     string // its certificate serial (hex)
+	Status     string // ACTIVE, or DELETING
+	CreatedBy  string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	RowVersion int64
 }
 
 // DeployTarget is one agent of a deployment: what it should hold and what

@@ -111,6 +111,7 @@ func waitTarget(t *testing.T, env *sigiltest.Env, name, serial string, statuses 
 	deadline := time.Now().Add(60 * time.Second)
 	var last apideploy.Deployment
 	for time.Now().Before(deadline) {
+		last = apideploy.Deployment{} // omitted fields must not keep the last answer's values
 		mustDeploy(t, env, "DescribeDeployment", map[string]string{"Name": name}, &last)
 		for _, tg := range last.Targets {
 			if (serial == "" || sameSerial(tg.DesiredSerial, serial)) && contains(statuses, tg.Status) {
@@ -640,6 +641,30 @@ func TestDeployIdentityAndSecrets(t *testing.T) {
 	if !strings.Contains(dump, "EnrollAgent") || !strings.Contains(dump, "GetDeploymentMaterial") {
 		t.Fatal("agent calls are not in the audit trail")
 	}
+
+	// A source version that is not a certificate bundle shows on the
+	// deployment, until a good one follows.
+	sourceError := func(want string) {
+		t.Helper()
+		var got apideploy.Deployment
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			got = apideploy.Deployment{} // omitted fields must not keep the last answer's values
+			mustDeploy(t, a.env, "DescribeDeployment", map[string]string{"Name": "files"}, &got)
+			if (want == "" && got.SourceError == "") || (want != "" && strings.Contains(got.SourceError, want)) {
+				return
+			}
+		}
+		t.Fatalf("SourceError %q, want %q", got.SourceError, want)
+	}
+	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: sec.ARN, SecretString: aws.String(`{"CERTIFICATE_PEM":"nope"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	sourceError("PRIVATE_KEY_PEM")
+	value3, _ := bundleSecret(t, a, "files.test")
+	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: sec.ARN, SecretString: &value3}); err != nil {
+		t.Fatal(err)
+	}
+	sourceError("")
 
 	// The deployment API validates its input.
 	err = deployCall(t, a.env, "CreateDeployment", apideploy.CreateInput{Name: "x", SecretId: "tls/files", Profile: "nginx"}, nil)

@@ -268,6 +268,7 @@ type Deployment struct {
 	SourceArn           string            `json:"SourceArn"`
 	TargetTags          map[string]string `json:"TargetTags"`
 	TargetAccount       string            `json:"TargetAccount,omitempty"`
+	SourceError         string            `json:"SourceError,omitempty"`
 	ProfileName         string            `json:"ProfileName"`
 	Profile             deploy.Profile    `json:"Profile"`
 	PassphraseSecretArn string            `json:"PassphraseSecretArn,omitempty"`
@@ -279,7 +280,7 @@ type Deployment struct {
 }
 
 func deploymentOut(d *deploy.Deployment) *Deployment {
-	return &Deployment{Name: d.Name, DeploymentArn: d.ARN, SourceArn: d.SourceARN, TargetTags: d.TargetTags, TargetAccount: d.TargetAccount, ProfileName: d.ProfileName,
+	return &Deployment{Name: d.Name, DeploymentArn: d.ARN, SourceArn: d.SourceARN, TargetTags: d.TargetTags, TargetAccount: d.TargetAccount, SourceError: d.SourceError, ProfileName: d.ProfileName,
 		Profile: d.Profile, PassphraseSecretArn: d.PassphraseSecretARN, Serial: d.Serial, CreatedBy: d.CreatedBy,
 		CreatedAt: awsjson.TimePtr(d.CreatedAt), UpdatedAt: awsjson.TimePtr(d.UpdatedAt), Targets: installationsOut(d.Targets)}
 }

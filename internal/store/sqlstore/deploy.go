@@ -17,7 +17,7 @@ const (
 		status, created_at, last_seen_at, row_version`
 	deployProfileColumns = `account_id, name, spec, created_at, updated_at`
 	deploymentColumns    = `id, account_id, name, arn, source_arn, selector, profile, spec, passphrase, version, serial,
-		status, created_by, created_at, updated_at, row_version, target_account`
+		status, created_by, created_at, updated_at, row_version, target_account, last_error`
 	deployTargetColumns = `deployment_id, agent_id, account_id, generation, version, serial, status, attempts, message,
 		lease_until, installed, installed_at, paths, created_at, updated_at`
 )
@@ -51,11 +51,11 @@ var (
 	qDeployProfileInUse  = register(`SELECT COUNT(*) FROM deployments WHERE account_id = ? AND profile = ?`)
 
 	qDeploymentInsert = register(`INSERT INTO deployments (` + deploymentColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`)
 	qDeploymentGet     = register(`SELECT ` + deploymentColumns + ` FROM deployments WHERE account_id = ? AND name = ?`)
 	qDeploymentGetByID = register(`SELECT ` + deploymentColumns + ` FROM deployments WHERE id = ?`)
 	qDeploymentUpdate  = register(`UPDATE deployments SET source_arn = ?, selector = ?, profile = ?, spec = ?, passphrase = ?,
-		version = ?, serial = ?, status = ?, updated_at = ?, row_version = row_version + 1 WHERE id = ? AND row_version = ?`)
+		version = ?, serial = ?, status = ?, updated_at = ?, last_error = ?, row_version = row_version + 1 WHERE id = ? AND row_version = ?`)
 	qDeploymentExists  = register(`SELECT 1 FROM deployments WHERE id = ?`)
 	qDeploymentList    = register(`SELECT ` + deploymentColumns + ` FROM deployments WHERE account_id = ? ORDER BY name`)
 	qDeploymentListAll = register(`SELECT ` + deploymentColumns + ` FROM deployments ORDER BY account_id, name`)
@@ -277,7 +277,7 @@ func scanDeployment(sc scanner) (*store.Deployment, error) {
 	var d store.Deployment
 	var created, updated sql.NullInt64
 	if err := sc.Scan(&d.ID, &d.Account, &d.Name, &d.ARN, &d.SourceARN, &d.Selector, &d.Profile, &d.Spec, &d.Passphrase,
-		&d.Version, &d.Serial, &d.Status, &d.CreatedBy, &created, &updated, &d.RowVersion, &d.TargetAccount); err != nil {
+		&d.Version, &d.Serial, &d.Status, &d.CreatedBy, &created, &updated, &d.RowVersion, &d.TargetAccount, &d.LastError); err != nil {
 		return nil, err
 	}
 	d.CreatedAt, d.UpdatedAt = fromTm(created), fromTm(updated)
@@ -287,7 +287,7 @@ func scanDeployment(sc scanner) (*store.Deployment, error) {
 func (r deployRepo) InsertDeployment(ctx context.Context, d *store.Deployment) error {
 	_, err := r.t.exec(ctx, "insert deployment", qDeploymentInsert, d.ID, d.Account, d.Name, d.ARN, d.SourceARN,
 		nullBytes(d.Selector), d.Profile, nullBytes(d.Spec), d.Passphrase, d.Version, d.Serial, d.Status, d.CreatedBy,
-		tm(d.CreatedAt), tm(d.UpdatedAt), d.TargetAccount)
+		tm(d.CreatedAt), tm(d.UpdatedAt), d.TargetAccount, d.LastError)
 	if err != nil {
 		return err
 	}
@@ -315,7 +315,7 @@ func (r deployRepo) GetDeploymentByID(ctx context.Context, id string) (*store.De
 // Account, Name, ARN) and who created it when.
 func (r deployRepo) UpdateDeployment(ctx context.Context, d *store.Deployment) error {
 	res, err := r.t.exec(ctx, "update deployment", qDeploymentUpdate, d.SourceARN, nullBytes(d.Selector), d.Profile,
-		nullBytes(d.Spec), d.Passphrase, d.Version, d.Serial, d.Status, tm(d.UpdatedAt), d.ID, d.RowVersion)
+		nullBytes(d.Spec), d.Passphrase, d.Version, d.Serial, d.Status, tm(d.UpdatedAt), d.LastError, d.ID, d.RowVersion)
 	if err != nil {
 		return err
 	}

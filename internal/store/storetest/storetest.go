@@ -1682,7 +1682,7 @@ func newDeployment(id, account, name, source string) *store.Deployment {
 		Selector: []byte(`{"role":"web"}`), Profile: "nginx", Spec: []byte(`{"cert":"/etc/ssl/c.pem"}`),
 		Passphrase: "arn:aws:secretsmanager:us-east-1:" + account + ":secret:pw", Version: "v1", Serial: "01",
 		Status: "ACTIVE", CreatedBy: "arn:aws:iam::" + account + ":user/admin", CreatedAt: base, UpdatedAt: base,
-		TargetAccount: "333333333333"}
+		TargetAccount: "333333333333", LastError: "the secret is not a bundle"}
 }
 
 func testDeployProfiles(t *testing.T, s store.Store) {
@@ -1810,7 +1810,8 @@ func testDeployments(t *testing.T, s store.Store) {
 			got.SourceARN != src || string(got.Selector) != string(want.Selector) || got.Profile != "nginx" ||
 			string(got.Spec) != string(want.Spec) || got.Passphrase != want.Passphrase || got.Version != "v1" ||
 			got.Serial != "01" || got.Status != "ACTIVE" || got.CreatedBy != want.CreatedBy || !got.CreatedAt.Equal(base) ||
-			!got.UpdatedAt.Equal(base) || got.RowVersion != 1 || got.TargetAccount != "333333333333" {
+			!got.UpdatedAt.Equal(base) || got.RowVersion != 1 || got.TargetAccount != "333333333333" ||
+			got.LastError != "the secret is not a bundle" {
 			t.Errorf("%s = %+v, %v", what, got, err)
 		}
 	}
@@ -1855,6 +1856,7 @@ func testDeployments(t *testing.T, s store.Store) {
 	stale := *d
 	d.SourceARN, d.Selector, d.Profile, d.Spec = src2, []byte(`{"role":"db"}`), "apache", []byte(`{"x":2}`)
 	d.Passphrase, d.Version, d.Serial, d.Status, d.UpdatedAt = "", "v2", "02", "DELETING", base.Add(time.Hour)
+	d.LastError = ""
 	update(t, s, func(tx store.Tx) error { return tx.Deploy().UpdateDeployment(ctx, d) })
 	if d.RowVersion != 2 {
 		t.Errorf("updated deployment's version = %d", d.RowVersion)
@@ -1872,7 +1874,7 @@ func testDeployments(t *testing.T, s store.Store) {
 		if err != nil || got.SourceARN != src2 || string(got.Selector) != `{"role":"db"}` || got.Profile != "apache" ||
 			string(got.Spec) != `{"x":2}` || got.Passphrase != "" || got.Version != "v2" || got.Serial != "02" ||
 			got.Status != "DELETING" || !got.UpdatedAt.Equal(base.Add(time.Hour)) || !got.CreatedAt.Equal(base) ||
-			got.RowVersion != 2 || got.Name != "web" {
+			got.RowVersion != 2 || got.Name != "web" || got.LastError != "" || got.TargetAccount != "333333333333" {
 			t.Errorf("deployment after update = %+v, %v", got, err)
 		}
 		if l, err := tx.Deploy().DeploymentsOf(ctx, src2); err != nil || len(l) != 2 {

@@ -58,6 +58,7 @@ CREATE TABLE deployments (
     updated_at  INTEGER NOT NULL,
     row_version INTEGER NOT NULL,
     target_account TEXT NOT NULL DEFAULT '',
+    last_error  TEXT NOT NULL DEFAULT '',
     UNIQUE (account_id, name)
 );
 CREATE INDEX deployments_source ON deployments (source_arn);
