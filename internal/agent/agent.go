@@ -325,6 +325,7 @@ func call(ctx context.Context, hc *http.Client, method, u string, in, out any) e
 // Run polls for assignments and installs them until ctx ends (or, with
 // Once, after one round).
 func (a *Agent) Run(ctx context.Context) error {
+	a.recoverInstall(ctx)
 	backoff := time.Second
 	for {
 		if err := a.renewIfDue(ctx); err != nil {

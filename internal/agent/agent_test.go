@@ -172,3 +172,53 @@ func TestSerialEqual(t *testing.T) {
 		t.Fatal("serialEqual")
 	}
 }
+
+// TestInterruptedInstallRollsBack stands for an agent killed between
+// writing the files and verifying them: at the next start the journal
+// makes it restore what it had replaced and remove what it had created.
+func TestInterruptedInstallRollsBack(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	oldCert, oldKey := pair(t, 1)
+	os.WriteFile(filepath.Join(dir, "cert.pem"), oldCert, 0o644)
+	os.WriteFile(filepath.Join(dir, "key.pem"), oldKey, 0o600)
+	newCert, newKey := pair(t, 2)
+	m := material(dir, "127.0.0.1:1", 2, newCert, newKey)
+	m.Files = append(m.Files, agentapi.File{Path: filepath.Join(dir, "chain.pem"), Content: newCert, Mode: "0644"})
+	a := testAgent(Config{StateDir: state})
+
+	// What install does up to the crash: previous copies, the journal,
+	// then some of the files.
+	plan := []written{{path: m.Files[0].Path, existed: true}, {path: m.Files[1].Path, existed: true}, {path: m.Files[2].Path}}
+	for _, w := range plan[:2] {
+		b, _ := os.ReadFile(w.path)
+		os.WriteFile(w.path+previousExt, b, 0o600)
+	}
+	if err := a.writeJournal(m, plan); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(m.Files[0].Path, newCert, 0o644)
+	os.WriteFile(m.Files[2].Path, newCert, 0o644)
+
+	a.recoverInstall(context.Background())
+	if got, _ := os.ReadFile(m.Files[0].Path); !bytes.Equal(got, oldCert) {
+		t.Fatal("the certificate was not restored")
+	}
+	if got, _ := os.ReadFile(m.Files[1].Path); !bytes.Equal(got, oldKey) {
+		t.Fatal("the key changed")
+	}
+	if _, err := os.Stat(m.Files[2].Path); !os.IsNotExist(err) {
+		t.Fatal("a file the interrupted install created is still there")
+	}
+	if _, err := os.Stat(filepath.Join(state, journalName)); !os.IsNotExist(err) {
+		t.Fatal("the journal is still there")
+	}
+
+	// A completed install leaves no journal behind.
+	addr := filesServer(t, dir)
+	if res := a.install(context.Background(), material(dir, addr, 2, newCert, newKey)); !res.ok {
+		t.Fatalf("install: %+v", res)
+	}
+	if _, err := os.Stat(filepath.Join(state, journalName)); !os.IsNotExist(err) {
+		t.Fatal("a finished install left its journal")
+	}
+}

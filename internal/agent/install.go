@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -78,8 +79,14 @@ type written struct {
 func (a *Agent) install(ctx context.Context, m *agentapi.MaterialResponse) result {
 	p := m.Profile
 	var paths []string
-	for _, f := range m.Files {
+	modes := make([]os.FileMode, len(m.Files))
+	for i, f := range m.Files {
 		paths = append(paths, f.Path)
+		mode, err := strconv.ParseUint(f.Mode, 8, 32)
+		if err != nil || mode > 0o777 {
+			return result{message: fmt.Sprintf("bad mode %q for %s", f.Mode, f.Path), paths: paths}
+		}
+		modes[i] = os.FileMode(mode)
 	}
 	if err := a.allowed(m); err != nil {
 		return result{message: err.Error(), paths: paths}
@@ -96,31 +103,40 @@ func (a *Agent) install(ctx context.Context, m *agentapi.MaterialResponse) resul
 		} else if len(done) > 0 {
 			msg += "; the previous files were restored and the server reloaded"
 		}
+		a.clearJournal()
 		return result{message: msg, paths: paths}
 	}
-	for _, f := range m.Files {
-		mode, err := strconv.ParseUint(f.Mode, 8, 32)
-		if err != nil {
-			return fail(fmt.Sprintf("bad mode %q for %s", f.Mode, f.Path))
-		}
+
+	// Phase 1: keep the previous version of every file, before any is
+	// replaced.
+	plan := make([]written, len(m.Files))
+	for i, f := range m.Files {
 		if err := os.MkdirAll(filepath.Dir(f.Path), 0o755); err != nil {
 			return fail(err.Error())
 		}
-		w := written{path: f.Path}
+		plan[i] = written{path: f.Path}
 		if old, err := os.ReadFile(f.Path); err == nil {
 			st, _ := os.Stat(f.Path)
 			if err := writeAtomic(f.Path+previousExt, old, st.Mode().Perm(), -1, -1); err != nil {
 				return fail("keep the previous " + f.Path + ": " + err.Error())
 			}
 			copyOwner(f.Path, f.Path+previousExt)
-			w.existed = true
+			plan[i].existed = true
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return fail(err.Error())
 		}
-		if err := writeAtomic(f.Path, f.Content, os.FileMode(mode), uid, gid); err != nil {
+	}
+	// From here until the outcome, a journal says what to undo should the
+	// agent stop in the middle: the next start rolls back.
+	if err := a.writeJournal(m, plan); err != nil {
+		return fail("write the install journal: " + err.Error())
+	}
+	// Phase 2: replace the files.
+	for i, f := range m.Files {
+		if err := writeAtomic(f.Path, f.Content, modes[i], uid, gid); err != nil {
 			return fail("write " + f.Path + ": " + err.Error())
 		}
-		done = append(done, w)
+		done = append(done, plan[i])
 	}
 	if out, err := run(ctx, p.ReloadCommand); err != nil {
 		return fail(fmt.Sprintf("reload command %q failed: %v: %s", strings.Join(p.ReloadCommand, " "), err, out))
@@ -129,7 +145,73 @@ func (a *Agent) install(ctx context.Context, m *agentapi.MaterialResponse) resul
 	if err != nil {
 		return fail("verification failed: " + err.Error())
 	}
+	a.clearJournal()
 	return result{ok: true, served: served, paths: paths}
+}
+
+// journal is what an install in progress would have to undo.
+type journal struct {
+	DeploymentID string        `json:"DeploymentId"`
+	Generation   int64         `json:"Generation"`
+	Reload       []string      `json:"Reload"`
+	Files        []journalFile `json:"Files"`
+}
+
+type journalFile struct {
+	Path    string `json:"Path"`
+	Existed bool   `json:"Existed"`
+}
+
+const journalName = "install.journal"
+
+func (a *Agent) writeJournal(m *agentapi.MaterialResponse, plan []written) error {
+	if a.cfg.StateDir == "" {
+		return nil
+	}
+	j := journal{DeploymentID: m.DeploymentID, Generation: m.Generation, Reload: m.Profile.ReloadCommand}
+	for _, w := range plan {
+		j.Files = append(j.Files, journalFile{Path: w.path, Existed: w.existed})
+	}
+	b, _ := json.Marshal(j)
+	return writeAtomic(a.path(journalName), b, 0o600, -1, -1)
+}
+
+func (a *Agent) clearJournal() {
+	if a.cfg.StateDir != "" {
+		os.Remove(a.path(journalName))
+	}
+}
+
+// recoverInstall undoes an install the agent was stopped in the middle of
+// (the journal is there): it restores the previous files, reloads, and
+// tells the server the assignment failed.
+func (a *Agent) recoverInstall(ctx context.Context) {
+	raw, err := os.ReadFile(a.path(journalName))
+	if err != nil {
+		return
+	}
+	var j journal
+	if err := json.Unmarshal(raw, &j); err != nil {
+		a.log.Warn("unreadable install journal; removed", "err", err)
+		a.clearJournal()
+		return
+	}
+	var done []written
+	for _, f := range j.Files {
+		done = append(done, written{path: f.Path, existed: f.Existed})
+	}
+	msg := "the agent stopped in the middle of the install; the previous files were restored and the server reloaded"
+	if err := a.rollback(ctx, done, j.Reload); err != nil {
+		msg = "the agent stopped in the middle of the install; rollback: " + err.Error()
+	}
+	a.log.Warn("rolled back an interrupted install", "deployment", j.DeploymentID, "generation", j.Generation, "result", msg)
+	a.clearJournal()
+	if a.client != nil {
+		u := fmt.Sprintf("%s%s/%s/report", a.cfg.Server, agentapi.PathAssignments, j.DeploymentID)
+		if err := call(ctx, a.client, "POST", u, agentapi.ReportRequest{Generation: j.Generation, Message: msg}, nil); err != nil {
+			a.log.Warn("could not report the interrupted install", "err", err)
+		}
+	}
 }
 
 // allowed applies the agent's own limits on where it writes and what it
@@ -170,9 +252,9 @@ func (a *Agent) rollback(ctx context.Context, done []written, reload []string) e
 	var errList []error
 	for _, w := range done {
 		if w.existed {
-			errList = append(errList, os.Rename(w.path+previousExt, w.path))
-		} else {
-			errList = append(errList, os.Remove(w.path))
+			errList = append(errList, restore(w.path))
+		} else if err := os.Remove(w.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errList = append(errList, err)
 		}
 	}
 	if len(reload) > 0 {
@@ -181,6 +263,24 @@ func (a *Agent) rollback(ctx context.Context, done []written, reload []string) e
 		}
 	}
 	return errors.Join(errList...)
+}
+
+// restore puts the previous version of a file back, keeping the copy (a
+// second rollback, after a crash, restores the same).
+func restore(path string) error {
+	old, err := os.ReadFile(path + previousExt)
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(path + previousExt)
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(path, old, st.Mode().Perm(), -1, -1); err != nil {
+		return err
+	}
+	copyOwner(path+previousExt, path)
+	return nil
 }
 
 // verify connects to the verification address until it serves the
