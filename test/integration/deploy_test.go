@@ -460,6 +460,17 @@ func TestDeployIdentityAndSecrets(t *testing.T) {
 	if _, err := enrol(tokB, stateB); err != nil {
 		t.Fatal(err)
 	}
+	// Trust may also come from a CA bundle file instead of a pin; the
+	// agent keeps the whole bundle and works over mTLS with it.
+	tokC := newToken(t, a.env, map[string]string{"role": "bundle"})
+	agentC, err := agent.New(ctx, agent.Config{Server: tokC.AgentEndpoint, CABundle: filepath.Join(a.env.DataDir, "ca-bundle.pem"),
+		Token: tokC.Token, StateDir: t.TempDir(), Hostname: "bundle-1", Once: true})
+	if err != nil {
+		t.Fatalf("enrol with --ca-bundle: %v", err)
+	}
+	if err := agentC.Run(ctx); err != nil {
+		t.Fatalf("poll after enrolling with --ca-bundle: %v", err)
+	}
 
 	dir := filepath.Join(t.TempDir(), "files")
 	os.MkdirAll(dir, 0o755)
@@ -615,7 +626,7 @@ func TestDeployIdentityAndSecrets(t *testing.T) {
 	for _, ag := range agents.Agents {
 		states[ag.AgentId] = ag.Status
 	}
-	if states[agentA.ID()] != deploy.AgentDeregistered || len(states) != 2 {
+	if states[agentA.ID()] != deploy.AgentDeregistered || len(states) != 3 {
 		t.Fatalf("agents: %v", states)
 	}
 	// An agent that stops polling is shown STALE.
