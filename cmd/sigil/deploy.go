@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,9 +24,9 @@ func newDeploy(stdout io.Writer) *cobra.Command {
 		Short: "Deploy certificates to servers running `sigil agent`, and see where they are installed",
 	}
 	c.flags(cmd)
-	op := func(target string, in any) error {
+	op := func(cc *cobra.Command, target string, in any) error {
 		var out json.RawMessage
-		if err := c.call(context.Background(), "SigilDeploy."+target, in, &out); err != nil {
+		if err := c.call(cc.Context(), "SigilDeploy."+target, in, &out); err != nil {
 			return err
 		}
 		if len(out) > 0 && string(out) != "{}" {
@@ -68,53 +67,55 @@ func newDeploy(stdout io.Writer) *cobra.Command {
 	tokenCreate.Flags().DurationVar(&lifetime, "lifetime", 0, "how long the token may be used (default 24h, at most 720h)")
 	token.AddCommand(tokenCreate,
 		&cobra.Command{Use: "list", Short: "List enrolment tokens", Args: cobra.NoArgs,
-			RunE: func(*cobra.Command, []string) error { return op("ListEnrollmentTokens", struct{}{}) }},
+			RunE: func(cc *cobra.Command, _ []string) error { return op(cc, "ListEnrollmentTokens", struct{}{}) }},
 		&cobra.Command{Use: "delete TOKEN_ID", Short: "Revoke an enrolment token", Args: cobra.ExactArgs(1),
-			RunE: func(_ *cobra.Command, a []string) error {
-				return op("DeleteEnrollmentToken", map[string]string{"TokenId": a[0]})
+			RunE: func(cc *cobra.Command, a []string) error {
+				return op(cc, "DeleteEnrollmentToken", map[string]string{"TokenId": a[0]})
 			}})
 
 	// Agents.
 	agents := &cobra.Command{Use: "agent", Short: "Enrolled agents"}
 	var addTags, removeTags []string
 	tag := &cobra.Command{Use: "tag AGENT_ID --tag KEY=VALUE --remove KEY", Short: "Change an agent's tags", Args: cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, a []string) error {
+		RunE: func(cc *cobra.Command, a []string) error {
 			t, err := parseTagMap(addTags)
 			if err != nil {
 				return err
 			}
-			return op("TagAgent", apideploy.TagAgentInput{AgentId: a[0], Tags: t, RemoveKeys: removeTags})
+			return op(cc, "TagAgent", apideploy.TagAgentInput{AgentId: a[0], Tags: t, RemoveKeys: removeTags})
 		}}
 	tag.Flags().StringArrayVar(&addTags, "tag", nil, "KEY=VALUE to add or replace (repeat)")
 	tag.Flags().StringArrayVar(&removeTags, "remove", nil, "a tag key to remove (repeat)")
 	agents.AddCommand(
 		&cobra.Command{Use: "list", Short: "List agents (ACTIVE, STALE, DEREGISTERED)", Args: cobra.NoArgs,
-			RunE: func(*cobra.Command, []string) error { return op("ListAgents", struct{}{}) }},
+			RunE: func(cc *cobra.Command, _ []string) error { return op(cc, "ListAgents", struct{}{}) }},
 		&cobra.Command{Use: "describe AGENT_ID", Short: "An agent and what it holds", Args: cobra.ExactArgs(1),
-			RunE: func(_ *cobra.Command, a []string) error {
-				return op("DescribeAgent", map[string]string{"AgentId": a[0]})
+			RunE: func(cc *cobra.Command, a []string) error {
+				return op(cc, "DescribeAgent", map[string]string{"AgentId": a[0]})
 			}},
 		tag,
 		&cobra.Command{Use: "deregister AGENT_ID", Short: "Revoke an agent's identity at once", Args: cobra.ExactArgs(1),
-			RunE: func(_ *cobra.Command, a []string) error {
-				return op("DeregisterAgent", map[string]string{"AgentId": a[0]})
+			RunE: func(cc *cobra.Command, a []string) error {
+				return op(cc, "DeregisterAgent", map[string]string{"AgentId": a[0]})
 			}})
 
 	// Profiles.
 	profile := &cobra.Command{Use: "profile", Short: "Install profiles (built in: nginx, apache)"}
 	profile.AddCommand(
 		&cobra.Command{Use: "put FILE.json", Short: "Create or replace a custom profile from a JSON file", Args: cobra.ExactArgs(1),
-			RunE: func(_ *cobra.Command, a []string) error {
+			RunE: func(cc *cobra.Command, a []string) error {
 				var p deploy.Profile
 				if err := readJSONFile(a[0], &p); err != nil {
 					return err
 				}
-				return op("PutProfile", p)
+				return op(cc, "PutProfile", p)
 			}},
 		&cobra.Command{Use: "list", Short: "List profiles", Args: cobra.NoArgs,
-			RunE: func(*cobra.Command, []string) error { return op("ListProfiles", struct{}{}) }},
+			RunE: func(cc *cobra.Command, _ []string) error { return op(cc, "ListProfiles", struct{}{}) }},
 		&cobra.Command{Use: "delete NAME", Short: "Delete a custom profile", Args: cobra.ExactArgs(1),
-			RunE: func(_ *cobra.Command, a []string) error { return op("DeleteProfile", map[string]string{"Name": a[0]}) }})
+			RunE: func(cc *cobra.Command, a []string) error {
+				return op(cc, "DeleteProfile", map[string]string{"Name": a[0]})
+			}})
 
 	// Deployments.
 	var in apideploy.CreateInput
@@ -125,7 +126,7 @@ func newDeploy(stdout io.Writer) *cobra.Command {
 		Use:   "create NAME (--certificate-arn ARN | --secret-id ID) --target KEY=VALUE --profile nginx",
 		Short: "Deploy a certificate to every agent whose tags match, now and after every renewal or rotation",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, a []string) error {
+		RunE: func(cc *cobra.Command, a []string) error {
 			in.Name = a[0]
 			t, err := parseTagMap(targets)
 			if err != nil {
@@ -143,7 +144,7 @@ func newDeploy(stdout io.Writer) *cobra.Command {
 			if o.Directory != "" || len(o.ReloadCommand) > 0 || o.VerifyAddress != "" || o.KeyFormat != "" || overridesFile != "" || o.VerifyServerName != "" {
 				in.Overrides = &o
 			}
-			return op("CreateDeployment", in)
+			return op(cc, "CreateDeployment", in)
 		},
 	}
 	fl := create.Flags()
@@ -163,7 +164,7 @@ func newDeploy(stdout io.Writer) *cobra.Command {
 
 	var inv apideploy.InventoryInput
 	inventory := &cobra.Command{Use: "inventory", Short: "Where certificates are installed: agent, paths, serial, time, status", Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error { return op("ListInstallations", inv) }}
+		RunE: func(cc *cobra.Command, _ []string) error { return op(cc, "ListInstallations", inv) }}
 	inventory.Flags().StringVar(&inv.SourceArn, "source-arn", "", "only this certificate or secret")
 	inventory.Flags().StringVar(&inv.AgentId, "agent-id", "", "only this agent")
 	inventory.Flags().StringVar(&inv.Deployment, "deployment", "", "only this deployment")
@@ -171,24 +172,24 @@ func newDeploy(stdout io.Writer) *cobra.Command {
 	trust := &cobra.Command{Use: "trust", Short: "Accounts whose deployments may select this account's agents"}
 	trust.AddCommand(
 		&cobra.Command{Use: "set [ACCOUNT_ID...]", Short: "Trust exactly these accounts (none: only this account)",
-			RunE: func(_ *cobra.Command, a []string) error {
-				return op("PutDeploymentTrust", apideploy.Trust{TrustedAccounts: append([]string{}, a...)})
+			RunE: func(cc *cobra.Command, a []string) error {
+				return op(cc, "PutDeploymentTrust", apideploy.Trust{TrustedAccounts: append([]string{}, a...)})
 			}},
 		&cobra.Command{Use: "get", Short: "Show the trusted accounts", Args: cobra.NoArgs,
-			RunE: func(*cobra.Command, []string) error { return op("GetDeploymentTrust", struct{}{}) }})
+			RunE: func(cc *cobra.Command, _ []string) error { return op(cc, "GetDeploymentTrust", struct{}{}) }})
 
 	cmd.AddCommand(token, agents, profile, create, inventory, trust,
 		&cobra.Command{Use: "list", Short: "List deployments", Args: cobra.NoArgs,
-			RunE: func(*cobra.Command, []string) error { return op("ListDeployments", struct{}{}) }},
+			RunE: func(cc *cobra.Command, _ []string) error { return op(cc, "ListDeployments", struct{}{}) }},
 		&cobra.Command{Use: "describe NAME", Short: "A deployment and its targets", Args: cobra.ExactArgs(1),
-			RunE: func(_ *cobra.Command, a []string) error {
-				return op("DescribeDeployment", map[string]string{"Name": a[0]})
+			RunE: func(cc *cobra.Command, a []string) error {
+				return op(cc, "DescribeDeployment", map[string]string{"Name": a[0]})
 			}},
 		&cobra.Command{Use: "redeploy NAME", Short: "Install the current version on every target again", Args: cobra.ExactArgs(1),
-			RunE: func(_ *cobra.Command, a []string) error { return op("Redeploy", map[string]string{"Name": a[0]}) }},
+			RunE: func(cc *cobra.Command, a []string) error { return op(cc, "Redeploy", map[string]string{"Name": a[0]}) }},
 		&cobra.Command{Use: "delete NAME", Short: "Stop a deployment (installed files stay)", Args: cobra.ExactArgs(1),
-			RunE: func(_ *cobra.Command, a []string) error {
-				return op("DeleteDeployment", map[string]string{"Name": a[0]})
+			RunE: func(cc *cobra.Command, a []string) error {
+				return op(cc, "DeleteDeployment", map[string]string{"Name": a[0]})
 			}})
 	return cmd
 }

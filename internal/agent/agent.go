@@ -134,11 +134,7 @@ func (a *Agent) enrol(ctx context.Context) error {
 	if a.cfg.Server == "" {
 		return errors.New("give --server https://HOST:PORT (the agent listener)")
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: a.cfg.Hostname}}, key)
+	keyPEM, csrPEM, err := newIdentityKey(a.cfg.Hostname)
 	if err != nil {
 		return err
 	}
@@ -188,16 +184,12 @@ func (a *Agent) enrol(ctx context.Context) error {
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tcfg, Proxy: http.ProxyFromEnvironment}}
 	var out agentapi.EnrollResponse
 	err = call(ctx, hc, http.MethodPost, a.cfg.Server+agentapi.PathEnroll, agentapi.EnrollRequest{Token: a.cfg.Token,
-		CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr})), Hostname: a.cfg.Hostname, AgentVersion: Version}, &out)
+		CSR: csrPEM, Hostname: a.cfg.Hostname, AgentVersion: Version}, &out)
 	if err != nil {
 		return fmt.Errorf("enrol: %w", err)
 	}
 	if serverCA == nil {
 		return errors.New("enrol: the server's CA could not be recorded")
-	}
-	p8, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return err
 	}
 	st, _ := json.MarshalIndent(state{AgentID: out.AgentID, Account: out.Account, Server: a.cfg.Server}, "", "  ")
 	for _, f := range []struct {
@@ -205,7 +197,7 @@ func (a *Agent) enrol(ctx context.Context) error {
 		data []byte
 		mode os.FileMode
 	}{
-		{keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8}), 0o600},
+		{keyFile, keyPEM, 0o600},
 		{certFile, []byte(out.Certificate), 0o644},
 		{serverCAFile, serverCA, 0o644},
 		{stateFile, st, 0o600}, // last: its presence means "enrolled"
@@ -378,26 +370,17 @@ func (a *Agent) renew(ctx context.Context, force bool) error {
 	if !force && time.Now().Before(leaf.NotBefore.Add(life*2/3)) {
 		return nil
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: a.cfg.Hostname}}, key)
+	keyPEM, csrPEM, err := newIdentityKey(a.cfg.Hostname)
 	if err != nil {
 		return err
 	}
 	var out agentapi.RenewResponse
-	if err := call(ctx, a.client, http.MethodPost, a.cfg.Server+agentapi.PathCertificate,
-		agentapi.RenewRequest{CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr}))}, &out); err != nil {
-		return err
-	}
-	p8, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
+	if err := call(ctx, a.client, http.MethodPost, a.cfg.Server+agentapi.PathCertificate, agentapi.RenewRequest{CSR: csrPEM}, &out); err != nil {
 		return err
 	}
 	// The new pair is written beside the current one, then moved into
 	// place; loadCert finds a matching pair whatever a crash leaves.
-	if err := writeAtomic(a.path(keyFile+newExt), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8}), 0o600, -1, -1); err != nil {
+	if err := writeAtomic(a.path(keyFile+newExt), keyPEM, 0o600, -1, -1); err != nil {
 		return err
 	}
 	if err := writeAtomic(a.path(certFile+newExt), []byte(out.Certificate), 0o644, -1, -1); err != nil {
@@ -414,6 +397,24 @@ func (a *Agent) renew(ctx context.Context, force bool) error {
 	}
 	a.log.Info("agent certificate renewed")
 	return nil
+}
+
+// newIdentityKey makes a new P-256 key for the agent's identity and a CSR
+// for it, both PEM. The key never leaves this machine.
+func newIdentityKey(hostname string) (keyPEM []byte, csrPEM string, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, "", err
+	}
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: hostname}}, key)
+	if err != nil {
+		return nil, "", err
+	}
+	p8, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, "", err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8}), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr})), nil
 }
 
 // Renew renews the agent's client certificate now (`sigil agent renew`).

@@ -3,7 +3,6 @@ package deploy
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -287,20 +286,23 @@ func (s *Deployments) RenewAgentCertificate(ctx context.Context, a *Agent, csrDE
 	return der, nil
 }
 
-// AuthenticateAgent maps a client certificate (already verified against
-// the agent CA by TLS) to its agent: the agent must be active and the
+// AuthenticateAgent maps a client certificate chain, as TLS verified it
+// (leaf first), to its agent. The chain must end at the agent CA — TLS
+// checked the signatures, so this is a comparison, not a second
+// verification on every request. The agent must be active and the
 // certificate its current or previous one, so a deregistered agent or a
 // superseded certificate is refused at once, without waiting for expiry.
-func (s *Deployments) AuthenticateAgent(ctx context.Context, leaf *x509.Certificate) (*Agent, error) {
+func (s *Deployments) AuthenticateAgent(ctx context.Context, verified []*x509.Certificate) (*Agent, error) {
 	refuse := errs.Coded(errs.Denied, "AccessDeniedException", "The client certificate does not identify an enrolled agent.")
-	if leaf == nil {
+	if len(verified) < 2 {
 		return nil, refuse
 	}
 	ca, err := s.agentCA(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if leaf.CheckSignatureFrom(ca.cert) != nil {
+	leaf := verified[0]
+	if !verified[len(verified)-1].Equal(ca.cert) {
 		return nil, refuse
 	}
 	var id string
@@ -526,25 +528,7 @@ func (s *Deployments) agentCA(ctx context.Context) (*agentCA, error) {
 }
 
 func (s *Deployments) newAgentCA() (string, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return "", err
-	}
-	serial, err := pki.RandomSerial()
-	if err != nil {
-		return "", err
-	}
-	skid, err := pki.KeyID(mustMarshalPKIX(&key.PublicKey))
-	if err != nil {
-		return "", err
-	}
-	now := s.wall.Now()
-	tpl := &x509.Certificate{SerialNumber: serial,
-		Subject:   pkix.Name{CommonName: "Sigil Agent CA", Organization: []string{"Sigil"}},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(20 * 365 * 24 * time.Hour),
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, BasicConstraintsValid: true, IsCA: true,
-		MaxPathLenZero: true, SubjectKeyId: skid}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
+	cert, key, err := pki.NewLocalCA("Sigil Agent CA", s.wall.Now(), 20*365*24*time.Hour)
 	if err != nil {
 		return "", err
 	}
@@ -557,7 +541,7 @@ func (s *Deployments) newAgentCA() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	b, err := json.Marshal(agentCARecord{Cert: der, Key: sealed})
+	b, err := json.Marshal(agentCARecord{Cert: cert.Raw, Key: sealed})
 	return string(b), err
 }
 
@@ -584,14 +568,6 @@ func (s *Deployments) openAgentCA(raw string) (*agentCA, error) {
 		return nil, errs.New(errs.Internal, "the agent CA key is not ECDSA")
 	}
 	return &agentCA{cert: cert, key: key}, nil
-}
-
-func mustMarshalPKIX(pub any) []byte {
-	b, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		panic(err)
-	}
-	return b
 }
 
 // issueAgentCert signs a client certificate naming the agent in a URI

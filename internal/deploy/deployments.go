@@ -115,7 +115,7 @@ func (s *Deployments) CreateDeployment(ctx context.Context, p iam.Principal, in 
 		}
 		var trusted bool
 		err := s.store.View(ctx, func(tx store.Tx) (err error) {
-			trusted, err = s.trusts(ctx, tx, in.TargetAccount, p.Account)
+			trusted, err = trusts(ctx, tx, in.TargetAccount, p.Account)
 			return err
 		})
 		if err != nil {
@@ -614,7 +614,7 @@ func (s *Deployments) reconcile(ctx context.Context, fence scheduler.Fence, id s
 		}
 		if cur.TargetAccount != "" {
 			// Another account's agents: only while it trusts this one.
-			trusted, err := s.trusts(ctx, tx, cur.TargetAccount, cur.Account)
+			trusted, err := trusts(ctx, tx, cur.TargetAccount, cur.Account)
 			if err != nil || !trusted {
 				return err
 			}
@@ -950,10 +950,6 @@ func trusts(ctx context.Context, tx store.Tx, account, other string) (bool, erro
 		return false, err
 	}
 	return slices.Contains(strings.Split(v, ","), other), nil
-}
-
-func (s *Deployments) trusts(ctx context.Context, tx store.Tx, account, other string) (bool, error) {
-	return trusts(ctx, tx, account, other)
 }
 
 // PutTrust sets the accounts whose deployments may select the caller's

@@ -88,29 +88,13 @@ func loadOrCreateTLSCA(dir string, sealer seal.Sealer, now time.Time) (*x509.Cer
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, err
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, key, err := pki.NewLocalCA("Sigil Local API CA", now, tlsCALifetime)
 	if err != nil {
 		return nil, nil, err
 	}
-	serial, _ := pki.RandomSerial()
-	ski, err := keyID(&key.PublicKey)
-	if err != nil {
+	if err := savePair(certPath, keyPath, cert.Raw, key, sealer); err != nil {
 		return nil, nil, err
 	}
-	tpl := &x509.Certificate{
-		SerialNumber: serial, Subject: pkix.Name{CommonName: "Sigil Local API CA", Organization: []string{"Sigil"}},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(tlsCALifetime),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true, IsCA: true, MaxPathLen: 0, MaxPathLenZero: true, SubjectKeyId: ski,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := savePair(certPath, keyPath, der, key, sealer); err != nil {
-		return nil, nil, err
-	}
-	cert, _ := x509.ParseCertificate(der)
 	return cert, key, nil
 }
 
@@ -125,7 +109,7 @@ func loadOrIssueServerCert(dir string, sealer seal.Sealer, ca *x509.Certificate,
 		return tls.Certificate{}, err
 	}
 	serial, _ := pki.RandomSerial()
-	ski, err := keyID(&key.PublicKey)
+	ski, err := pki.PublicKeyID(&key.PublicKey)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
@@ -163,14 +147,6 @@ func certNames(c *x509.Certificate) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-func keyID(pub any) ([]byte, error) {
-	spki, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return nil, err
-	}
-	return pki.KeyID(spki)
 }
 
 func loadPair(certPath, keyPath string, sealer seal.Sealer) (*x509.Certificate, *ecdsa.PrivateKey, error) {

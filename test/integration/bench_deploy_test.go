@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -56,16 +57,11 @@ func BenchmarkAgentAPI(b *testing.B) {
 	mustDeploy(b, env, "CreateDeployment", apideploy.CreateInput{Name: "bench", CertificateArn: *req.CertificateArn,
 		TargetTags: map[string]string{"role": "bench"}, Profile: "nginx",
 		Overrides: &deploy.Profile{Directory: b.TempDir(), VerifyAddress: "127.0.0.1:1"}}, nil)
-	clientFor := func() *http.Client {
-		c := agentHTTPClient(&testing.T{}, state)
-		c.Transport.(*http.Transport).MaxIdleConnsPerHost = 8
-		return c
-	}
-	// agentHTTPClient takes a *testing.T only to fail; the files exist.
-	hc := clientFor()
+	hc := agentHTTPClient(b, state)
+	hc.Transport.(*http.Transport).MaxIdleConnsPerHost = 8
 	poll := tok.AgentEndpoint + agentapi.PathAssignments + "?wait=0"
-	material := tok.AgentEndpoint + agentapi.PathAssignments + "/" + deploymentID(&testing.T{}, env, "bench") + "/material?generation=" +
-		itoa(int(generationOf(&testing.T{}, env, "bench", ag.ID())))
+	material := tok.AgentEndpoint + agentapi.PathAssignments + "/" + deploymentID(b, env, "bench") + "/material?generation=" +
+		strconv.FormatInt(generationOf(b, env, "bench", ag.ID()), 10)
 
 	for _, bc := range []struct{ name, url string }{{"poll", poll}, {"material", material}} {
 		b.Run(bc.name, func(b *testing.B) {

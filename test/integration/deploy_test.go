@@ -13,8 +13,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -61,9 +62,9 @@ func newToken(t testing.TB, env *sigiltest.Env, tags map[string]string) apideplo
 }
 
 // startAgentProcess runs the real `sigil agent` binary.
-func startAgentProcess(t *testing.T, tok apideploy.Token, stateDir string) *bytes.Buffer {
+func startAgentProcess(t *testing.T, tok apideploy.Token, stateDir string) {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &webOutput{}
 	cmd := exec.Command(sigiltest.Binary(t), "agent", "--server", tok.AgentEndpoint, "--ca-sha256", tok.AgentCaSha256,
 		"--token", tok.Token, "--state-dir", stateDir, "--wait", "2s", "--hostname", "web-1", "--log-level", "debug")
 	cmd.Stdout, cmd.Stderr = out, out
@@ -84,24 +85,6 @@ func startAgentProcess(t *testing.T, tok apideploy.Token, stateDir string) *byte
 			t.Logf("agent output:\n%s", out.String())
 		}
 	})
-	return &out.Buffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.Buffer.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.Buffer.String()
 }
 
 // waitTarget waits until the deployment's target on agent reaches one of
@@ -114,7 +97,7 @@ func waitTarget(t *testing.T, env *sigiltest.Env, name, serial string, statuses 
 		last = apideploy.Deployment{} // omitted fields must not keep the last answer's values
 		mustDeploy(t, env, "DescribeDeployment", map[string]string{"Name": name}, &last)
 		for _, tg := range last.Targets {
-			if (serial == "" || sameSerial(tg.DesiredSerial, serial)) && contains(statuses, tg.Status) {
+			if (serial == "" || sameSerial(tg.DesiredSerial, serial)) && slices.Contains(statuses, tg.Status) {
 				return tg
 			}
 		}
@@ -123,15 +106,6 @@ func waitTarget(t *testing.T, env *sigiltest.Env, name, serial string, statuses 
 	b, _ := json.MarshalIndent(last, "", "  ")
 	t.Fatalf("deployment %s never reached %v for serial %s:\n%s\n%s", name, statuses, serial, b, env.LogText())
 	return apideploy.Installation{}
-}
-
-func contains(list []string, s string) bool {
-	for _, l := range list {
-		if l == s {
-			return true
-		}
-	}
-	return false
 }
 
 func sameSerial(a, b string) bool {
@@ -231,7 +205,7 @@ func TestDeployNginx(t *testing.T) {
 	}
 	row := inv.Installations[0]
 	if !sameSerial(row.Serial, second) || row.Hostname != "web-1" || row.AgentStatus != "ACTIVE" || row.InstalledAt == nil ||
-		!contains(row.Paths, filepath.Join(dir, "fullchain.pem")) || !contains(row.Paths, filepath.Join(dir, "privkey.pem")) {
+		!slices.Contains(row.Paths, filepath.Join(dir, "fullchain.pem")) || !slices.Contains(row.Paths, filepath.Join(dir, "privkey.pem")) {
 		t.Fatalf("inventory row: %+v", row)
 	}
 	var ag apideploy.Agent
@@ -314,7 +288,7 @@ func TestDeployApacheRollback(t *testing.T) {
 	closed := freeLoopbackPort(t)
 	mustDeploy(t, a.env, "CreateDeployment", apideploy.CreateInput{Name: "api-wrong-port", CertificateArn: otherARN,
 		TargetTags: map[string]string{"role": "api"}, Profile: "apache",
-		Overrides: &deploy.Profile{Directory: dir, ReloadCommand: ws.Reload, VerifyAddress: net.JoinHostPort("127.0.0.1", itoa(closed)), VerifyTimeout: 2}}, nil)
+		Overrides: &deploy.Profile{Directory: dir, ReloadCommand: ws.Reload, VerifyAddress: net.JoinHostPort("127.0.0.1", strconv.Itoa(closed)), VerifyTimeout: 2}}, nil)
 	bad := waitTarget(t, a.env, "api-wrong-port", "", deploy.TargetFailed, deploy.TargetSucceeded)
 	if bad.Status != deploy.TargetFailed || bad.Serial != "" || !strings.Contains(bad.Message, "restored") {
 		t.Fatalf("wrong-port deployment: %+v", bad)
@@ -356,8 +330,6 @@ func sigilCLI(t *testing.T, env *sigiltest.Env, args ...string) (string, error) 
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
-
-func itoa(n int) string { return big.NewInt(int64(n)).String() }
 
 // fileTLSServer serves, on each handshake, the certificate and key found
 // in dir (bundle.p12, or cert.pem + privkey.pem; encrypted with the
@@ -576,7 +548,7 @@ func TestDeployIdentityAndSecrets(t *testing.T) {
 		Tags: []smtypes.Tag{{Key: aws.String("team"), Value: aws.String("b")}}}); err != nil {
 		t.Fatal(err)
 	}
-	materialURL := tokA.AgentEndpoint + agentapi.PathAssignments + "/" + deploymentID(t, a.env, "files") + "/material?generation=" + itoa(int(genA))
+	materialURL := tokA.AgentEndpoint + agentapi.PathAssignments + "/" + deploymentID(t, a.env, "files") + "/material?generation=" + strconv.FormatInt(genA, 10)
 	if code, body := get(t, clientA, materialURL); code != http.StatusForbidden || !strings.Contains(body, "team=b") {
 		t.Fatalf("material without the passphrase's tags: %d %s", code, body)
 	}
@@ -608,7 +580,7 @@ func TestDeployIdentityAndSecrets(t *testing.T) {
 	mustDeploy(t, a.env, "Redeploy", map[string]string{"Name": "files-p12"}, nil)
 	genP12 := generationOf(t, a.env, "files-p12", agentA.ID())
 	mustDeploy(t, a.env, "TagAgent", apideploy.TagAgentInput{AgentId: agentA.ID(), RemoveKeys: []string{"role"}}, nil)
-	p12URL := tokA.AgentEndpoint + agentapi.PathAssignments + "/" + deploymentID(t, a.env, "files-p12") + "/material?generation=" + itoa(int(genP12))
+	p12URL := tokA.AgentEndpoint + agentapi.PathAssignments + "/" + deploymentID(t, a.env, "files-p12") + "/material?generation=" + strconv.FormatInt(genP12, 10)
 	if code, body := get(t, clientA, p12URL); code != http.StatusForbidden || !strings.Contains(body, "NotAssigned") {
 		t.Fatalf("a retagged agent fetched material: %d %s", code, body)
 	}
@@ -697,7 +669,7 @@ func wantNativeCode(t *testing.T, err error, code string) {
 	}
 }
 
-func deploymentID(t *testing.T, env *sigiltest.Env, name string) string {
+func deploymentID(t testing.TB, env *sigiltest.Env, name string) string {
 	t.Helper()
 	var id string
 	err := env.Server.Store().View(ctx, func(tx store.Tx) error {
@@ -715,7 +687,7 @@ func deploymentID(t *testing.T, env *sigiltest.Env, name string) string {
 
 // agentHTTPClient is an HTTPS client with an agent's identity (none when
 // stateDir is "") that trusts the dev server's CA.
-func agentHTTPClient(t *testing.T, stateDir string) *http.Client {
+func agentHTTPClient(t testing.TB, stateDir string) *http.Client {
 	t.Helper()
 	cfg := &tls.Config{InsecureSkipVerify: true}
 	if stateDir != "" {
@@ -742,7 +714,7 @@ func post(t *testing.T, c *http.Client, u string, in any) (int, string) {
 }
 
 // generationOf reads an agent's current assignment generation.
-func generationOf(t *testing.T, env *sigiltest.Env, name, agentID string) int64 {
+func generationOf(t testing.TB, env *sigiltest.Env, name, agentID string) int64 {
 	t.Helper()
 	var g int64
 	err := env.Server.Store().View(ctx, func(tx store.Tx) error {
@@ -836,7 +808,7 @@ func TestDeployCrossAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := tok.AgentEndpoint + agentapi.PathAssignments + "/" + deploymentID(t, a.env, "edge") + "/material?generation=" +
-		itoa(int(generationOf(t, a.env, "edge", edge.ID())))
+		strconv.FormatInt(generationOf(t, a.env, "edge", edge.ID()), 10)
 	if code, body := get(t, agentHTTPClient(t, state), u); code != http.StatusForbidden {
 		t.Fatalf("material after the trust was withdrawn: %d %s", code, body)
 	}

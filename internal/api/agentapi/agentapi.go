@@ -7,7 +7,6 @@ package agentapi
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -222,7 +222,7 @@ func (h *Handler) enroll(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	tokenID, _, _ := cutDot(in.Token)
+	tokenID, _, _ := strings.Cut(in.Token, ".")
 	ctx, call := h.record(r.Context(), r, w, "EnrollAgent", map[string]string{"tokenId": tokenID, "hostname": in.Hostname, "agentVersion": in.AgentVersion})
 	der, err := csrDER(in.CSR)
 	var out *deploy.Enrolled
@@ -254,15 +254,6 @@ func agentID(e *deploy.Enrolled) string {
 	return e.Agent.ID
 }
 
-func cutDot(s string) (string, string, bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '.' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
-}
-
 // agentFunc handles a call of an authenticated agent.
 type agentFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, a *deploy.Agent) (resp any, err error)
 
@@ -270,15 +261,11 @@ type agentFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request,
 // (recorded in the audit trail under name, unless name is empty).
 func (h *Handler) agent(name string, fn agentFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var leaf *x509.Certificate
-		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
-			leaf = r.TLS.VerifiedChains[0][0]
-		}
-		if leaf == nil {
+		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
 			h.writeError(w, r, errs.Coded(errs.Denied, "AccessDeniedException", "This call needs the agent's client certificate (enrol first)."))
 			return
 		}
-		a, err := h.d.AuthenticateAgent(r.Context(), leaf)
+		a, err := h.d.AuthenticateAgent(r.Context(), r.TLS.VerifiedChains[0])
 		if err != nil {
 			h.writeError(w, r, err)
 			return

@@ -211,21 +211,7 @@ func (r deployRepo) ListAgents(ctx context.Context, account string) ([]*store.Ag
 }
 
 func (r deployRepo) CountTargets(ctx context.Context) (map[string]int, error) {
-	rows, err := r.t.query(ctx, "count deployment targets", qDeployTargetCount)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var status string
-		var n int
-		if err := rows.Scan(&status, &n); err != nil {
-			return nil, r.t.s.classify(err, "scan deployment target count")
-		}
-		out[status] = n
-	}
-	return out, r.t.s.classify(rows.Err(), "count deployment targets")
+	return r.t.countBy(ctx, "count deployment targets", qDeployTargetCount)
 }
 
 // ---- profiles ----

@@ -298,21 +298,7 @@ func (r ruleRepo) ListDeliveries(ctx context.Context, account, status string, li
 }
 
 func (r ruleRepo) CountDeliveries(ctx context.Context) (map[string]int, error) {
-	rows, err := r.t.query(ctx, "count deliveries", qDeliveryCounts)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var status string
-		var n int
-		if err := rows.Scan(&status, &n); err != nil {
-			return nil, r.t.s.classify(err, "scan delivery count")
-		}
-		out[status] = n
-	}
-	return out, r.t.s.classify(rows.Err(), "count deliveries")
+	return r.t.countBy(ctx, "count deliveries", qDeliveryCounts)
 }
 
 func (r ruleRepo) PurgeDeliveries(ctx context.Context, status string, before time.Time, limit int) (int, error) {

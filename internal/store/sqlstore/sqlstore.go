@@ -368,6 +368,25 @@ func (t *tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	return t.conn().QueryRowContext(ctx, t.s.q(query), args...)
 }
 
+// countBy runs a "SELECT key, COUNT(*) … GROUP BY key" query into a map.
+func (t *tx) countBy(ctx context.Context, what, query string, args ...any) (map[string]int, error) {
+	rows, err := t.query(ctx, what, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var key string
+		var n int
+		if err := rows.Scan(&key, &n); err != nil {
+			return nil, t.s.classify(err, what)
+		}
+		out[key] = n
+	}
+	return out, t.s.classify(rows.Err(), what)
+}
+
 func (t *tx) query(ctx context.Context, what, query string, args ...any) (*sql.Rows, error) {
 	var rows *sql.Rows
 	var err error
